@@ -1,0 +1,80 @@
+"""The `fmnist` command: argument parsing only; the work is done in `report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fmnist.data import DataError
+from fmnist.params import CHAPTERS, ParamsError, load_profile
+from fmnist.paths import PathError, project_root, results_path
+
+DEFAULT_PARAMS = "params/default.yaml"
+USAGE_ERRORS = (ParamsError, DataError, PathError)
+
+
+def _add_profile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default=DEFAULT_PARAMS,
+                   help=f"parameter profile (YAML), default {DEFAULT_PARAMS}")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one parameter, e.g. --set cnn.epochs=20 (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="rerun chapters even when their inputs are unchanged")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command line: report, run, build."""
+    parser = argparse.ArgumentParser(prog="fmnist", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=None,
+                        help="project folder (default: found from the current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_profile_args(sub.add_parser("report", help="run every chapter and build the site"))
+    run = sub.add_parser("run", help="rerun one chapter and those that depend on it, rebuild")
+    run.add_argument("chapter", choices=CHAPTERS)
+    _add_profile_args(run)
+    build = sub.add_parser("build", help="render the site from the last executed chapters")
+    build.add_argument("--params", default=DEFAULT_PARAMS, help="profile naming results_dir")
+    return parser
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; return the exit code."""
+    from fmnist import report
+
+    root = project_root(args.root)
+    params_path = Path(args.params)
+    if not params_path.is_absolute():
+        params_path = (Path.cwd() / params_path) if params_path.exists() else root / params_path
+    profile = load_profile(params_path, getattr(args, "overrides", None))
+    results_path(root, profile.shared.results_dir)  # reject unsafe paths before any work
+    if args.command == "build":
+        index = report.build_site(root, results_path(root, profile.shared.results_dir))
+        print(f"open {index}")
+        return 0
+    selected = list(CHAPTERS) if args.command == "report" else report.downstream(args.chapter)
+    report.run_report(root, profile, selected, force=args.force)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
+    args = make_parser().parse_args(argv)
+    from fmnist.report import ChapterFailed
+
+    try:
+        return dispatch(args)
+    except USAGE_ERRORS as err:
+        print(f"fmnist: error: {err}", file=sys.stderr)
+        return 2
+    except ChapterFailed as err:
+        print(f"fmnist: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fmnist: interrupted; finished chapters are kept, rerun to continue.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The comparison: read every model chapter's results (never retrain), tabulate and test them."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fmnist.evaluate import load_metrics, load_predictions, mcnemar
+
+MODEL_CHAPTERS: dict[str, str] = {
+    "baseline": "Logistic regression",
+    "dense": "Dense network",
+    "cnn": "CNN",
+    "tuning": "Tuned CNN",
+}
+
+# Published figures, not run here: shown beneath the table, clearly marked.
+REFERENCES: list[dict[str, Any]] = [
+    {"source": "Original 2025 study", "model": "Logistic regression", "accuracy_pct": 84.38},
+    {"source": "Original 2025 study", "model": "Dense network", "accuracy_pct": 88.22},
+    {"source": "Original 2025 study", "model": "CNN", "accuracy_pct": 91.21},
+    {"source": "Original 2025 study", "model": "Tuned CNN", "accuracy_pct": 91.97},
+    {"source": "Zalando benchmark (Xiao et al., 2017)", "model": "Logistic regression",
+     "accuracy_pct": 84.2},
+    {"source": "Zalando benchmark (Xiao et al., 2017)", "model": "MLP", "accuracy_pct": 87.1},
+    {"source": "Zalando benchmark (Xiao et al., 2017)", "model": "Best SVC", "accuracy_pct": 89.7},
+]
+
+
+def load_all(results: Path) -> dict[str, dict[str, Any] | None]:
+    """Each model chapter's metrics, or None where the chapter has no results."""
+    return {slug: load_metrics(results / slug) for slug in MODEL_CHAPTERS}
+
+
+def results_table(results: Path) -> pd.DataFrame:
+    """One row per model: accuracy with 95 % CI, macro F1, times and size; missing ones marked."""
+    rows = []
+    for slug, m in load_all(results).items():
+        name = MODEL_CHAPTERS[slug]
+        if m is None:
+            rows.append({"model": name, "test accuracy (%)": "missing (chapter not run)",
+                         "macro F1": "", "train time (s)": "", "inference (ms / 1k)": "",
+                         "parameters": ""})
+            continue
+        low, high = m["accuracy_ci95"]
+        rows.append({
+            "model": name,
+            "test accuracy (%)": f"{100 * m['accuracy']:.2f} [{100 * low:.2f}, {100 * high:.2f}]",
+            "macro F1": f"{m['macro']['f1']:.4f}",
+            "train time (s)": f"{m['train_seconds']:.1f}",
+            "inference (ms / 1k)": f"{m['inference_ms_per_1k']:.1f}",
+            "parameters": f"{m['n_params']:,}",
+        })
+    return pd.DataFrame(rows)
+
+
+def references_table() -> pd.DataFrame:
+    """Published reference figures (not run here)."""
+    return pd.DataFrame(REFERENCES).rename(columns={"accuracy_pct": "published accuracy (%)"})
+
+
+def available(results: Path) -> dict[str, dict[str, Any]]:
+    """Only the models whose results exist, keyed by display name."""
+    return {MODEL_CHAPTERS[s]: m for s, m in load_all(results).items() if m is not None}
+
+
+def correctness(results: Path) -> dict[str, np.ndarray]:
+    """Per-model boolean vectors: was each test image classified correctly?"""
+    out = {}
+    for slug, name in MODEL_CHAPTERS.items():
+        if load_metrics(results / slug) is not None:
+            probs, y_true = load_predictions(results / slug)
+            out[name] = probs.argmax(axis=1) == y_true
+    return out
+
+
+def mcnemar_table(results: Path) -> pd.DataFrame:
+    """Pairwise exact McNemar p-values on the paired test-set predictions."""
+    correct = correctness(results)
+    names = list(correct)
+    table = pd.DataFrame(np.nan, index=names, columns=names)
+    for a, b in itertools.combinations(names, 2):
+        p = mcnemar(correct[a], correct[b])["p_value"]
+        table.loc[a, b] = table.loc[b, a] = p
+    return table
+
+
+def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, int]]:
+    """The `n` most frequent (true, predicted) mistakes of one model."""
+    from fmnist.data import CLASS_NAMES
+
+    cm = np.array(metrics["confusion_matrix"])
+    np.fill_diagonal(cm, 0)
+    flat = np.argsort(-cm, axis=None)[:n]
+    return [(CLASS_NAMES[i], CLASS_NAMES[j], int(cm[i, j]))
+            for i, j in zip(*np.unravel_index(flat, cm.shape), strict=True)]
+
+
+def conclusion(results: Path, alpha: float = 0.05) -> str:
+    """A short conclusion whose every number comes from the results files."""
+    models = available(results)
+    if not models:
+        return "No model chapter has results yet."
+    ranked = sorted(models.items(), key=lambda kv: -kv[1]["accuracy"])
+    best, worst = ranked[0], ranked[-1]
+    text = [f"The best model on the 10,000 test images is the **{best[0]}** with "
+            f"{100 * best[1]['accuracy']:.2f} % accuracy (95 % CI "
+            f"{100 * best[1]['accuracy_ci95'][0]:.2f}–{100 * best[1]['accuracy_ci95'][1]:.2f} %)."]
+    if len(ranked) > 1:
+        gap = 100 * (best[1]["accuracy"] - worst[1]["accuracy"])
+        text.append(f"It is {gap:.2f} points ahead of the {worst[0]} "
+                    f"({100 * worst[1]['accuracy']:.2f} %).")
+        runner = ranked[1]
+        p = mcnemar_table(results).loc[best[0], runner[0]]
+        verdict = "significant" if p < alpha else "not significant"
+        text.append(f"Its lead over the runner-up, the {runner[0]} "
+                    f"({100 * runner[1]['accuracy']:.2f} %), is {verdict} at the {alpha:g} level "
+                    f"(McNemar p = {p:.3g}).")
+        fastest = min(models.items(), key=lambda kv: kv[1]["train_seconds"])
+        text.append(f"The fastest to train is the {fastest[0]} "
+                    f"({fastest[1]['train_seconds']:.1f} s); the {best[0]} took "
+                    f"{best[1]['train_seconds']:.1f} s.")
+    hard = top_confusions(best[1], 1)[0]
+    text.append(f"Its most frequent mistake is {hard[0]} taken for {hard[1]} ({hard[2]} times).")
+    return " ".join(text)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A DataFrame as a pipe table (no extra dependency)."""
+    header = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "---|" * len(df.columns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def f1_matrix(models: dict[str, dict[str, Any]]) -> np.ndarray:
+    """Per-class F1, models x classes, in class-name order."""
+    from fmnist.data import CLASS_NAMES
+
+    return np.array([[m["per_class"][c]["f1"] for c in CLASS_NAMES] for m in models.values()])
+
+
+def confusions_table(models: dict[str, dict[str, Any]], n: int = 3) -> pd.DataFrame:
+    """Each model's `n` most frequent confusions as 'true → predicted (count)'."""
+    return pd.DataFrame({name: [f"{t} → {p} ({c})" for t, p, c in top_confusions(m, n)]
+                         for name, m in models.items()},
+                        index=[f"#{i}" for i in range(1, n + 1)]).T
+
+
+def tuned_vs_default(results: Path, alpha: float = 0.05) -> str:
+    """Plain-words verdict of McNemar's test between the tuned and the default CNN."""
+    tuned, default = load_metrics(results / "tuning"), load_metrics(results / "cnn")
+    if tuned is None or default is None:
+        return "The comparison needs both the CNN and the tuning chapters' results."
+    correct = correctness(results)
+    test = mcnemar(correct["Tuned CNN"], correct["CNN"])
+    diff = 100 * (tuned["accuracy"] - default["accuracy"])
+    verdict = ("This difference is **statistically significant**" if test["p_value"] < alpha
+               else "This difference is **not statistically significant**")
+    return (f"The tuned CNN scores {100 * tuned['accuracy']:.2f} % against the default CNN's "
+            f"{100 * default['accuracy']:.2f} % ({diff:+.2f} points), both trained with the same "
+            f"protocol. On the paired test predictions the tuned CNN alone is right on "
+            f"{test['only_a_correct']} images and the default CNN alone on "
+            f"{test['only_b_correct']}. {verdict} at the {alpha:g} level (exact McNemar test, "
+            f"p = {test['p_value']:.3g}).")

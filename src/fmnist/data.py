@@ -1,0 +1,220 @@
+"""Find, verify and load the official Fashion-MNIST IDX files; split and reshape them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+# SHA-256 of the *decompressed* files: Debian recompresses the .gz files, so their bytes differ.
+SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
+KERAS_CACHE = Path("~/.keras/datasets/fashion-mnist")
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+HOW_TO_GET = (
+    "Get the data with `apt-get install dataset-fashion-mnist` (Debian), or run with internet "
+    "access so Keras can download it, or point the `data_dir` parameter at a folder holding the "
+    "four IDX files (.gz or decompressed)."
+)
+SPLIT_FILE = "split.npz"
+
+
+class DataError(RuntimeError):
+    """The data is missing, truncated or corrupted; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The official train and test sets as uint8 images (N, 28, 28) and int labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/validation/test arrays as float32 in [0, 1], shaped (N, 28, 28)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+
+def candidate_dirs(data_dir: str | Path | None) -> list[Path]:
+    """The folders searched, in order: `data_dir`, the Keras cache, Debian's package."""
+    dirs = [Path(data_dir).expanduser()] if data_dir else []
+    return dirs + [KERAS_CACHE.expanduser(), DEBIAN_DIR]
+
+
+def _file_in(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _has_all_files(folder: Path) -> bool:
+    return all(_file_in(folder, name) for name in SHA256)
+
+
+def read_verified(path: Path, name: str) -> bytes:
+    """Return the decompressed bytes of `path`, checked against the known SHA-256 of `name`."""
+    try:
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DataError(f"Cannot read {path}: {err}. The file is truncated or corrupted. "
+                        f"{HOW_TO_GET}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SHA256[name]:
+        raise DataError(
+            f"{path} is truncated or corrupted: SHA-256 of its content is {digest}, "
+            f"expected {SHA256[name]}. Delete it and get the data again. {HOW_TO_GET}")
+    return data
+
+
+def parse_idx(data: bytes) -> np.ndarray:
+    """Parse an IDX byte string of unsigned bytes into an array of its declared shape."""
+    ndim = data[3]
+    dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(int)
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _download_with_keras() -> Path:
+    import keras
+
+    keras.datasets.fashion_mnist.load_data()
+    return KERAS_CACHE.expanduser()
+
+
+def find_data_dir(data_dir: str | Path | None = None, allow_download: bool = True) -> Path:
+    """Return the first folder holding all four files; download with Keras as a last resort."""
+    tried = candidate_dirs(data_dir)
+    for folder in tried:
+        if _has_all_files(folder):
+            return folder
+    if allow_download:
+        try:
+            return _download_with_keras()
+        except Exception as err:  # noqa: BLE001 - any download failure means "no data here"
+            tried.append(Path(f"Keras download ({type(err).__name__}: {err})"))
+    places = "; ".join(str(p) for p in tried)
+    raise DataError(f"Fashion-MNIST files not found (need {', '.join(SHA256)}). "
+                    f"Places tried: {places}. {HOW_TO_GET}")
+
+
+def load_dataset(data_dir: str | Path | None = None, allow_download: bool = True) -> Dataset:
+    """Load and verify the official 60k/10k Fashion-MNIST from the first place that has it."""
+    folder = find_data_dir(data_dir, allow_download)
+    arrays = {name: parse_idx(read_verified(_file_in(folder, name), name)) for name in SHA256}
+    return Dataset(
+        x_train=arrays["train-images-idx3-ubyte"],
+        y_train=arrays["train-labels-idx1-ubyte"].astype(np.int64),
+        x_test=arrays["t10k-images-idx3-ubyte"],
+        y_test=arrays["t10k-labels-idx1-ubyte"].astype(np.int64),
+        source=str(folder),
+    )
+
+
+def split_indices(
+    labels: np.ndarray, val_fraction: float, seed: int, train_subset: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of the training set into train and validation indices.
+
+    With `train_subset`, a stratified subset of that many images is split instead (quick runs).
+    """
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(labels))
+    if train_subset is not None and train_subset < len(labels):
+        indices, _ = train_test_split(indices, train_size=train_subset, stratify=labels,
+                                      random_state=seed)
+    train, val = train_test_split(indices, test_size=val_fraction, stratify=labels[indices],
+                                  random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """Scale uint8 pixels to float32 in [0, 1] (float32 end to end: faster than float64)."""
+    return (images / np.float32(255.0)).astype(np.float32)
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) -> (N, 784) for logistic regression and the dense net."""
+    return x.reshape(len(x), -1)
+
+
+def channels(x: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) -> (N, 28, 28, 1) for CNNs."""
+    return x.reshape(*x.shape[:3], 1)
+
+
+def save_split(folder: Path, train: np.ndarray, val: np.ndarray, source: str) -> Path:
+    """Write the split indices and the data source the data chapter used."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SPLIT_FILE
+    tmp = folder / f".{SPLIT_FILE}.tmp.npz"
+    np.savez(tmp, train=train, val=val, source=np.array(source))
+    tmp.replace(path)
+    return path
+
+
+def load_splits(results_dir: str | Path, data_dir: str | Path | None = None) -> Splits:
+    """Load the data and apply the split written by the data chapter (float32 in [0, 1])."""
+    path = Path(results_dir) / "data" / SPLIT_FILE
+    if not path.is_file():
+        raise DataError(f"{path} not found: the data chapter writes it. Run it first "
+                        "(`fmnist run data`).")
+    with np.load(path) as saved:
+        train, val = saved["train"], saved["val"]
+    ds = load_dataset(data_dir)
+    return Splits(
+        x_train=to_float(ds.x_train[train]), y_train=ds.y_train[train],
+        x_val=to_float(ds.x_train[val]), y_val=ds.y_train[val],
+        x_test=to_float(ds.x_test), y_test=ds.y_test, source=ds.source,
+    )
+
+
+def class_counts(labels: np.ndarray) -> dict[str, int]:
+    """Images per class, keyed by class name."""
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
+
+
+def describe_split(ds: Dataset, train: np.ndarray, val: np.ndarray) -> str:
+    """A JSON summary of sizes per split, for the data chapter's record."""
+    return json.dumps({"train": len(train), "validation": len(val), "test": len(ds.y_test),
+                       "source": ds.source}, indent=2)
+
+
+def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded stratified subset of `size` examples (all of them when `size` is None)."""
+    if size is None or size >= len(y):
+        return x, y
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    idx = np.sort(idx)
+    return x[idx], y[idx]

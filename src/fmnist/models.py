@@ -1,0 +1,56 @@
+"""Pure model builders: plain keyword arguments in, an uncompiled model out.
+
+Keras 3 only (`import keras`), so any Keras backend works; TensorFlow stays the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+N_CLASSES = 10
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def build_dense(
+    units: Sequence[int] = (512, 256), dropout: float = 0.3, n_inputs: int = 784
+) -> keras.Model:
+    """An MLP: one ReLU layer per entry of `units`, each followed by dropout, then softmax."""
+    inputs = keras.Input(shape=(n_inputs,), name="pixels")
+    x = inputs
+    for i, n in enumerate(units, start=1):
+        x = keras.layers.Dense(n, activation="relu", name=f"hidden{i}")(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout{i}")(x)
+    outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="dense")
+
+
+def _conv_block(x, filters: int, kernel_size: int, padding: str, batch_norm: bool, i: int):
+    # With batch normalisation the convolution's bias is redundant (BN adds its own shift).
+    x = keras.layers.Conv2D(filters, kernel_size, padding=padding, use_bias=not batch_norm,
+                            activation=None if batch_norm else "relu", name=f"conv{i}")(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
+    return keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+
+
+def build_cnn(
+    filters: Sequence[int] = (32, 64),
+    kernel_size: Sequence[int] = (3, 3),
+    dense_units: int = 128,
+    dropout: float = 0.3,
+    batch_norm: bool = False,
+    padding: str = "valid",
+) -> keras.Model:
+    """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax."""
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = inputs
+    for i, (f, k) in enumerate(zip(filters, kernel_size, strict=True), start=1):
+        x = _conv_block(x, f, k, padding, batch_norm, i)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="cnn")

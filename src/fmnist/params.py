@@ -1,0 +1,388 @@
+"""Parameter profiles: one frozen schema per chapter; load, override and validate a whole run.
+
+A profile is one YAML file: shared keys (`seed`, `data_dir`, `results_dir`) plus one section per
+chapter. Every value is checked for type and range before any chapter runs; errors name the file,
+the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CHAPTERS: tuple[str, ...] = ("data", "baseline", "dense", "cnn", "tuning", "comparison")
+MAX_TRAIN = 60_000
+
+
+class ParamsError(ValueError):
+    """A parameter file or override is invalid; the message says where and what is allowed."""
+
+
+Check = Callable[[Any], bool]
+
+
+def _param(default: Any, help: str, check: Check | None = None, allowed: str = "") -> Any:
+    """A schema field: its default, a one-line help, and an optional range check."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default),
+                     metadata={"help": help, "check": check, "allowed": allowed})
+    return field(default=default, metadata={"help": help, "check": check, "allowed": allowed})
+
+
+def _positive(v: Any) -> bool:
+    return v > 0
+
+
+def _all_positive(v: list) -> bool:
+    return len(v) > 0 and all(x > 0 for x in v)
+
+
+def _fraction(v: float) -> bool:
+    return 0 <= v < 1
+
+
+@dataclass(frozen=True)
+class SharedParams:
+    """Keys every chapter receives."""
+
+    seed: int = _param(42, "seed for every random source", lambda v: v >= 0, "an integer >= 0")
+    data_dir: str | None = _param(None, "folder with the IDX files (null: search the usual places)")
+    results_dir: str = _param("results", "where chapters write outputs (inside the project)")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """The data chapter: validation split and optional training subset."""
+
+    val_fraction: float = _param(0.1, "share of the training set held out for validation",
+                                 lambda v: 0 < v <= 0.5, "a number in (0, 0.5]")
+    train_subset: int | None = _param(None, "stratified subset of the 60k training images",
+                                      lambda v: v is None or 100 <= v <= MAX_TRAIN,
+                                      f"null or an integer in [100, {MAX_TRAIN}]")
+    samples_per_class: int = _param(8, "images per class in the sample grid",
+                                    lambda v: 1 <= v <= 20, "an integer in [1, 20]")
+
+
+@dataclass(frozen=True)
+class BaselineParams:
+    """Multinomial logistic regression; solver and C chosen on the validation split."""
+
+    solvers: list[str] = _param(["lbfgs"], "solvers tried",
+                                lambda v: len(v) > 0 and set(v) <= {"lbfgs", "saga", "sag",
+                                                                     "newton-cg"},
+                                "a non-empty list from lbfgs, saga, sag, newton-cg")
+    c_grid: list[float] = _param([0.01, 0.1, 1.0], "inverse regularisation strengths tried",
+                                 _all_positive, "a non-empty list of numbers > 0")
+    max_iter: int = _param(1000, "iteration cap (a fit that hits it fails, never warns)",
+                           _positive, "an integer > 0")
+    tol: float = _param(1e-4, "convergence tolerance", _positive, "a number > 0")
+
+
+@dataclass(frozen=True)
+class DenseParams:
+    """Two hidden ReLU layers with dropout."""
+
+    units: list[int] = _param([512, 256], "units of the two hidden layers",
+                              lambda v: len(v) == 2 and _all_positive(v),
+                              "two integers > 0")
+    dropout: float = _param(0.3, "dropout after each hidden layer", _fraction, "a number in [0, 1)")
+    learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
+                                  "a number > 0")
+    epochs: int = _param(30, "maximum epochs (early stopping on validation loss)", _positive,
+                         "an integer > 0")
+    batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
+    patience: int = _param(5, "epochs without validation improvement before stopping",
+                           lambda v: v >= 0, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class CnnParams:
+    """Two Conv2D + MaxPooling blocks, a dense layer and dropout."""
+
+    filters: list[int] = _param([32, 64], "filters of the two conv blocks",
+                                lambda v: len(v) == 2 and _all_positive(v), "two integers > 0")
+    kernel_size: list[int] = _param([3, 3], "kernel size of each conv block",
+                                    lambda v: len(v) == 2 and _all_positive(v),
+                                    "two integers > 0")
+    dense_units: int = _param(128, "units of the dense layer", _positive, "an integer > 0")
+    dropout: float = _param(0.3, "dropout before the output layer", _fraction,
+                            "a number in [0, 1)")
+    batch_norm: bool = _param(False, "batch normalisation after each convolution")
+    padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
+                          "valid or same")
+    learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
+                                  "a number > 0")
+    epochs: int = _param(20, "maximum epochs (early stopping on validation loss)", _positive,
+                         "an integer > 0")
+    batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
+    patience: int = _param(4, "epochs without validation improvement before stopping",
+                           lambda v: v >= 0, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class TuningParams:
+    """A KerasTuner search over the CNN's space; the winner is retrained with the CNN protocol."""
+
+    algorithm: str = _param("random", "tuner algorithm",
+                            lambda v: v in ("random", "hyperband", "bayesian"),
+                            "random, hyperband or bayesian")
+    max_trials: int = _param(6, "configurations tried", _positive, "an integer > 0")
+    trial_epochs: int = _param(3, "epochs per trial", _positive, "an integer > 0")
+    search_subset: int | None = _param(20_000, "training images used during the search",
+                                       lambda v: v is None or 100 <= v <= MAX_TRAIN,
+                                       f"null or an integer in [100, {MAX_TRAIN}]")
+    filters_choices: list[int] = _param([32, 64, 128], "filters per conv block", _all_positive,
+                                        "a non-empty list of integers > 0")
+    kernel_choices: list[int] = _param([3, 5], "kernel sizes", _all_positive,
+                                       "a non-empty list of integers > 0")
+    units_choices: list[int] = _param([64, 128, 256], "dense units", _all_positive,
+                                      "a non-empty list of integers > 0")
+    dropout_range: list[float] = _param([0.2, 0.5, 0.1], "dropout [min, max, step]",
+                                        lambda v: len(v) == 3 and 0 <= v[0] <= v[1] < 1
+                                        and v[2] > 0, "[min, max, step] with 0 <= min <= max < 1")
+    lr_choices: list[float] = _param([1e-3, 5e-4], "learning rates", _all_positive,
+                                     "a non-empty list of numbers > 0")
+    overwrite: bool = _param(False, "start the search afresh instead of resuming")
+
+
+@dataclass(frozen=True)
+class ComparisonParams:
+    """The comparison chapter reads results only."""
+
+    show_references: bool = _param(True, "show published reference figures under the table")
+
+
+SCHEMAS: dict[str, type] = {
+    "data": DataParams, "baseline": BaselineParams, "dense": DenseParams, "cnn": CnnParams,
+    "tuning": TuningParams, "comparison": ComparisonParams,
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One whole run: shared keys plus one validated section per chapter."""
+
+    name: str
+    shared: SharedParams
+    sections: dict[str, Any]
+
+    def chapter(self, name: str) -> dict[str, Any]:
+        """The papermill parameters of one chapter: shared keys plus its section."""
+        return {**dataclasses.asdict(self.shared), **dataclasses.asdict(self.sections[name])}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The profile as plain data, in the YAML layout."""
+        out = dataclasses.asdict(self.shared)
+        out.update({name: dataclasses.asdict(sec) for name, sec in self.sections.items()})
+        return out
+
+    def digest(self) -> str:
+        """A short hash of the whole parameter set."""
+        return params_hash(self.as_dict())
+
+
+def params_hash(values: Mapping[str, Any]) -> str:
+    """A short, stable hash of plain data."""
+    blob = json.dumps(values, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Check `value` against a type hint; ints are accepted where floats are expected."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return True, None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0])
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            return False, value
+        items = [_coerce(v, args[0]) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return ok, float(value) if ok else value
+    return isinstance(value, tp), value
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} (a {type(value).__name__})"
+
+
+def _closest(key: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
+    return f" Did you mean `{match[0]}`?" if match else ""
+
+
+def build_section(schema: type, values: Mapping[str, Any], where: str, prefix: str = "") -> Any:
+    """Validate a mapping against a schema dataclass; missing keys take their defaults."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    hints = typing.get_type_hints(schema)
+    out = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ParamsError(f"{where}: unknown key `{prefix}{key}`.{_closest(key, list(fields))}"
+                              f" Allowed keys: {', '.join(fields)}.")
+        meta = fields[key].metadata
+        ok, coerced = _coerce(value, hints[key])
+        check = meta.get("check")
+        if ok and check is not None:
+            ok = bool(check(coerced))
+        if not ok:
+            allowed = meta.get("allowed") or _type_name(hints[key])
+            raise ParamsError(f"{where}: `{prefix}{key}` must be {allowed}; got {_describe(value)}."
+                              f" ({meta['help']})")
+        out[key] = coerced
+    return schema(**out)
+
+
+def _check_cross(profile: Profile, where: str) -> None:
+    data, tuning = profile.sections["data"], profile.sections["tuning"]
+    train_size = data.train_subset or MAX_TRAIN
+    n_train = int(train_size * (1 - data.val_fraction))
+    if tuning.search_subset is not None and tuning.search_subset > n_train:
+        raise ParamsError(f"{where}: `tuning.search_subset` ({tuning.search_subset}) is larger than"
+                          f" the training split ({n_train} images with data.train_subset="
+                          f"{data.train_subset} and data.val_fraction={data.val_fraction}). "
+                          "Use a smaller subset or null for all of it.")
+    lo, hi, _ = tuning.dropout_range
+    if lo > hi:
+        raise ParamsError(f"{where}: `tuning.dropout_range` is empty: min {lo} > max {hi}.")
+
+
+def profile_from_mapping(raw: Any, where: str, name: str = "custom") -> Profile:
+    """Validate a whole profile given as plain data."""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}: a profile must be a mapping of keys to values, got "
+                          f"{type(raw).__name__}. See params/default.yaml for the layout.")
+    shared_keys = [f.name for f in dataclasses.fields(SharedParams)]
+    for key in raw:
+        if not isinstance(key, str) or (key not in shared_keys and key not in SCHEMAS):
+            raise ParamsError(f"{where}: unknown section or key `{key}`."
+                              f"{_closest(str(key), shared_keys + list(SCHEMAS))} Allowed: "
+                              f"{', '.join(shared_keys + list(SCHEMAS))}.")
+    shared = build_section(SharedParams, {k: raw[k] for k in shared_keys if k in raw}, where)
+    sections = {}
+    for chapter, schema in SCHEMAS.items():
+        section = raw.get(chapter) or {}
+        if not isinstance(section, Mapping):
+            raise ParamsError(f"{where}: section `{chapter}` must be a mapping of keys to values,"
+                              f" got {type(section).__name__}.")
+        sections[chapter] = build_section(schema, section, where, prefix=f"{chapter}.")
+    profile = Profile(name=name, shared=shared, sections=sections)
+    _check_cross(profile, where)
+    return profile
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse `section.key=value` (or `key=value` for shared keys); the value is YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ParamsError(f"--set {text}: expected KEY=VALUE, e.g. --set cnn.epochs=20.")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"--set {text}: the value is not valid YAML ({err}).") from None
+    return key.strip().split("."), parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of `raw` with every `--set` override applied."""
+    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) == 1:
+            out[path[0]] = value
+        elif len(path) == 2:
+            section = out.setdefault(path[0], {})
+            if not isinstance(section, dict):
+                raise ParamsError(f"--set {text}: `{path[0]}` is not a section.")
+            section[path[1]] = value
+        else:
+            raise ParamsError(f"--set {text}: keys have at most two parts (section.key).")
+    return out
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file with the safe loader only (tags such as !!python/... are rejected)."""
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found. Profiles live in params/ "
+                          "(default.yaml, quick.yaml); copy one to make your own.")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+
+
+def load_profile(path: str | Path, overrides: list[str] | None = None) -> Profile:
+    """Load, override and validate a profile file."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if raw is None:
+        raw = {}
+    if overrides:
+        if not isinstance(raw, Mapping):
+            profile_from_mapping(raw, str(path))  # raises the "not a mapping" error
+        raw = apply_overrides(dict(raw), overrides)
+    where = str(path) + (" with --set " + " ".join(overrides) if overrides else "")
+    return profile_from_mapping(raw, where, name=path.stem)
+
+
+IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def from_namespace(chapter: str, namespace: Mapping[str, Any]) -> tuple[SharedParams, Any]:
+    """Validate a notebook's parameters (its globals after papermill's injection).
+
+    Every plain global that is not a module, function or class counts as a parameter, so an
+    unknown name passed with `papermill -p` is reported like an unknown key in a profile.
+    """
+    import types
+
+    values = {
+        k: v for k, v in namespace.items()
+        if not k.startswith("_") and k not in IPYTHON_NAMES
+        and not isinstance(v, types.ModuleType | types.FunctionType | type)
+        and not callable(v)
+    }
+    shared_keys = {f.name for f in dataclasses.fields(SharedParams)}
+    where = f"papermill parameters of chapter `{chapter}`"
+    shared = build_section(SharedParams, {k: v for k, v in values.items() if k in shared_keys},
+                           where)
+    section = build_section(SCHEMAS[chapter],
+                            {k: v for k, v in values.items() if k not in shared_keys}, where)
+    return shared, section
+
+
+def chapter_values(shared: SharedParams, section: Any) -> dict[str, Any]:
+    """The parameters a chapter ran with, as plain data (also stored in its metrics)."""
+    return {**dataclasses.asdict(shared), **dataclasses.asdict(section)}
+
+
+def describe_params(shared: SharedParams, section: Any) -> Any:
+    """The parameters a chapter runs with, as a table of key, value and meaning."""
+    import pandas as pd
+
+    rows = [{"parameter": f.name, "value": repr(getattr(obj, f.name)),
+             "meaning": f.metadata.get("help", "")}
+            for obj in (shared, section) for f in dataclasses.fields(obj)]
+    return pd.DataFrame(rows).set_index("parameter")

@@ -1,0 +1,37 @@
+"""Where the project and its outputs are; every output path stays inside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MARKERS = ("_toc.yml", "book")
+
+
+class PathError(ValueError):
+    """An output path points outside the project."""
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) holding `_toc.yml` and `book/`."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / m).exists() for m in MARKERS):
+            return folder
+    raise PathError(f"No fmnist-report project at or above {here}: run from the project's folder "
+                    "(the one with _toc.yml and book/).")
+
+
+def results_path(root: Path, results_dir: str | Path, *parts: str) -> Path:
+    """`root/results_dir/parts...`, refusing anything that resolves outside the project."""
+    path = (root / results_dir).joinpath(*parts).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise PathError(f"results_dir `{results_dir}` resolves to {path}, outside the project "
+                        f"{root}. Use a folder inside the project, e.g. `results`.")
+    return path
+
+
+def chapter_dir(results_dir: str | Path, chapter: str, root: Path | None = None) -> Path:
+    """The results folder of one chapter, created if needed (for use inside notebooks)."""
+    folder = results_path(root or project_root(), results_dir, chapter)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,263 @@
+"""Run the chapters with papermill, decide what is stale, and build the site.
+
+Executed notebooks live in `results/notebooks/` (never in `book/`, so `git status` stays clean).
+The site is built from a staging copy of the book in which the executed notebooks replace the
+committed, output-free ones; the finished HTML then replaces `_build/html` in one rename.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmnist import paths
+from fmnist.evaluate import atomic_write_text, machine_description, versions
+from fmnist.params import CHAPTERS, Profile
+
+STAMP_FILE = "stamp.json"
+RUN_FILE = "run.json"
+NOTEBOOKS_DIR = "notebooks"
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+
+# Which chapters read the results of which: the data flows one way.
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "data": (),
+    "baseline": ("data",),
+    "dense": ("data",),
+    "cnn": ("data",),
+    "tuning": ("data", "cnn"),
+    "comparison": ("baseline", "dense", "cnn", "tuning"),
+}
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised; the message names it, the failing cell and the kept notebook."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: its slug and its notebook."""
+
+    slug: str
+    number: int
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.number:02d}_{self.slug}.ipynb"
+
+
+def chapters() -> list[Chapter]:
+    """All chapters in execution order."""
+    return [Chapter(slug, i) for i, slug in enumerate(CHAPTERS, start=1)]
+
+
+def downstream(slug: str) -> list[str]:
+    """`slug` and every chapter that depends on it, directly or not, in execution order."""
+    if slug not in CHAPTERS:
+        raise ValueError(f"unknown chapter `{slug}`; chapters are: {', '.join(CHAPTERS)}")
+    selected = {slug}
+    for name in CHAPTERS:  # CHAPTERS is topologically ordered
+        if any(dep in selected for dep in DEPENDS_ON[name]):
+            selected.add(name)
+    return [name for name in CHAPTERS if name in selected]
+
+
+def _hash_files(files: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def code_hash() -> str:
+    """Hash of the package's source: any code change makes every chapter stale."""
+    return _hash_files(Path(__file__).parent.glob("*.py"))
+
+
+def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> str:
+    """What a chapter's output depends on: its parameters, notebook, the code and its inputs."""
+    upstream = [_read_stamp(results / dep) or "missing" for dep in DEPENDS_ON[ch.slug]]
+    blob = json.dumps({"params": profile.chapter(ch.slug), "upstream": upstream,
+                       "notebook": _hash_files([root / "book" / ch.notebook]),
+                       "code": code_hash()}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read_stamp(folder: Path) -> str | None:
+    path = folder / STAMP_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["stamp"]
+
+
+def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
+    """True when the chapter ran to the end with exactly these inputs."""
+    notebook = results / NOTEBOOKS_DIR / ch.notebook
+    stamp = _read_stamp(results / ch.slug)
+    return notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
+
+
+def hide_parameter_cells(path: Path) -> None:
+    """Tag the parameters cells `remove-cell` (papermill drops extra tags on every run)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
+
+
+def append_run_note(path: Path, seconds: float, profile: Profile) -> None:
+    """Add a closing markdown cell with the chapter's run time and the profile it ran with."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        f"*This chapter ran in {seconds:.1f} s on {when}, profile `{profile.name}` "
+        f"(parameters hash `{profile.digest()}`), on {machine_description()}.*"))
+    nbformat.write(nb, path)
+
+
+def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path,
+                    log: Callable[[str], None] = print) -> float:
+    """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
+    import papermill as pm
+
+    out = results / NOTEBOOKS_DIR / ch.notebook
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (results / ch.slug / STAMP_FILE).unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(root / "book" / ch.notebook), str(out),
+                            parameters=profile.chapter(ch.slug), cwd=str(root / "book"),
+                            kernel_name="python3", progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as err:
+        raise ChapterFailed(
+            f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
+            f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook is kept "
+            f"for inspection: {out}") from None
+    seconds = time.perf_counter() - start
+    hide_parameter_cells(out)
+    append_run_note(out, seconds, profile)
+    stamp = {"stamp": chapter_stamp(root, profile, ch, results), "seconds": seconds}
+    atomic_write_text(results / ch.slug / STAMP_FILE, json.dumps(stamp, indent=2))
+    return seconds
+
+
+def run_chapters(root: Path, profile: Profile, selected: list[str], force: bool = False,
+                 log: Callable[[str], None] = print) -> dict[str, float]:
+    """Execute the selected chapters in order, skipping fresh ones unless `force`."""
+    results = paths.results_path(root, profile.shared.results_dir)
+    timings: dict[str, float] = {}
+    todo = [ch for ch in chapters() if ch.slug in selected]
+    for i, ch in enumerate(todo, start=1):
+        prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
+        if not force and is_fresh(root, profile, ch, results):
+            log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
+            continue
+        log(f"{prefix} running {ch.notebook} ...")
+        timings[ch.slug] = execute_chapter(root, profile, ch, results, log)
+        log(f"{prefix} done in {timings[ch.slug]:.1f} s")
+    return timings
+
+
+def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
+                     total: float) -> None:
+    """Record the run's metadata for the intro page and the benchmark."""
+    previous = {}
+    if (results / RUN_FILE).is_file():
+        previous = json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
+    record = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "profile": profile.name,
+        "params_hash": profile.digest(),
+        "params": profile.as_dict(),
+        "chapter_seconds": {**previous, **timings},
+        "total_seconds": total,
+        "versions": versions(),
+    }
+    atomic_write_text(results / RUN_FILE, json.dumps(record, indent=2))
+
+
+def summary_markdown(results: Path) -> str:
+    """The intro page's results table and run metadata, generated from the results files."""
+    from fmnist.compare import results_table, to_markdown
+
+    run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else None
+    if run is None:
+        return "*No run has been recorded yet: run `fmnist report` to fill this section.*\n"
+    table = results_table(results)
+    v = run["versions"]
+    pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("machine",))
+    return (to_markdown(table) + "\n\n"
+            f"| run | |\n|---|---|\n| date | {run['date']} |\n| profile | `{run['profile']}` |\n"
+            f"| parameters hash | `{run['params_hash']}` |\n| packages | {pkgs} |\n"
+            f"| CPU | {v['machine']} |\n| total time | {run['total_seconds']:.0f} s |\n")
+
+
+SUMMARY_MARKER = "<!-- results-summary -->"
+
+
+def stage_book(root: Path, results: Path, stage: Path) -> None:
+    """Copy the book's sources into `stage`, with executed notebooks and a filled-in intro."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    book = stage / "book"
+    shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for ch in chapters():
+        executed = results / NOTEBOOKS_DIR / ch.notebook
+        if executed.is_file():
+            shutil.copy2(executed, book / ch.notebook)
+    intro = book / "intro.md"
+    intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary_markdown(results)))
+
+
+def build_site(root: Path, results: Path, strict: bool = True) -> Path:
+    """Build the HTML in a temporary folder, then swap it into `_build/html` in one rename."""
+    build_dir = root / "_build"
+    build_dir.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=build_dir, prefix=".stage-") as tmp:
+        stage, out = Path(tmp) / "src", Path(tmp) / "out"
+        stage.mkdir()
+        stage_book(root, results, stage)
+        cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output",
+               str(out), "--quiet"]
+        if strict:
+            cmd += ["-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ChapterFailed(f"jupyter-book build failed (the previous site is untouched):\n"
+                                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        html, old = build_dir / "html", build_dir / ".html-old"
+        shutil.rmtree(old, ignore_errors=True)
+        if html.exists():
+            html.rename(old)
+        (out / "_build" / "html").rename(html)
+        shutil.rmtree(old, ignore_errors=True)
+    return html / "index.html"
+
+
+def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
+               force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Execute the selected chapters (all by default), record the run and build the site."""
+    start = time.perf_counter()
+    results = paths.results_path(root, profile.shared.results_dir)
+    timings = run_chapters(root, profile, selected or list(CHAPTERS), force, log)
+    write_run_record(results, profile, timings, time.perf_counter() - start)
+    log("building the site ...")
+    index = build_site(root, results)
+    log(f"done in {time.perf_counter() - start:.1f} s; open {index}")
+    return index

@@ -1,0 +1,116 @@
+"""KerasTuner search over the CNN's space: the hypermodel only samples `hp` and calls `build_cnn`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist.models import build_cnn
+from fmnist.params import TuningParams
+from fmnist.train import compile_model
+
+PROJECT = "search"
+SECONDS_FILE = "seconds.json"
+HP_NAMES = ("filters1", "filters2", "kernel1", "kernel2", "dense_units", "dropout",
+            "learning_rate")
+
+
+def sample_cnn_kwargs(hp, space: TuningParams) -> tuple[dict[str, Any], float]:
+    """Sample one configuration: `build_cnn` keyword arguments and a learning rate."""
+    lo, hi, step = space.dropout_range
+    kwargs = {
+        "filters": [hp.Choice("filters1", space.filters_choices),
+                    hp.Choice("filters2", space.filters_choices)],
+        "kernel_size": [hp.Choice("kernel1", space.kernel_choices),
+                        hp.Choice("kernel2", space.kernel_choices)],
+        "dense_units": hp.Choice("dense_units", space.units_choices),
+        "dropout": hp.Float("dropout", lo, hi, step=step) if hi > lo else lo,
+    }
+    return kwargs, hp.Choice("learning_rate", space.lr_choices)
+
+
+def make_hypermodel(space: TuningParams, steps_per_trial: int,
+                    fixed: dict[str, Any] | None = None) -> Callable:
+    """`build(hp)`: samples the space, calls `build_cnn` and compiles like the CNN chapter."""
+
+    def build(hp):
+        kwargs, lr = sample_cnn_kwargs(hp, space)
+        model = build_cnn(**kwargs, **(fixed or {}))
+        compile_model(model, lr, steps_per_trial)
+        return model
+
+    return build
+
+
+def _timed(base: type) -> type:
+    """A tuner class that records each trial's wall time in its trial folder."""
+
+    class Timed(base):
+        def run_trial(self, trial, *args, **kwargs):
+            start = time.perf_counter()
+            out = super().run_trial(trial, *args, **kwargs)
+            path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
+            path.write_text(json.dumps({"seconds": time.perf_counter() - start}))
+            return out
+
+    Timed.__name__ = f"Timed{base.__name__}"
+    return Timed
+
+
+def make_tuner(space: TuningParams, hypermodel: Callable, directory: Path, seed: int,
+               overwrite: bool | None = None):
+    """The tuner named by `space.algorithm`, stateful in `directory` (resumable)."""
+    import keras_tuner as kt
+
+    common = {"objective": "val_accuracy", "directory": str(directory), "project_name": PROJECT,
+              "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
+    if space.algorithm == "hyperband":
+        return _timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=3,
+                                    hyperband_iterations=1, **common)
+    base = kt.RandomSearch if space.algorithm == "random" else kt.BayesianOptimization
+    return _timed(base)(hypermodel, max_trials=space.max_trials, **common)
+
+
+def search(tuner, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+           epochs: int, batch_size: int, verbose: int = 2) -> None:
+    """Run (or resume) the search on training data, scored on the validation split."""
+    tuner.search(*train, validation_data=val, epochs=epochs, batch_size=batch_size,
+                 verbose=verbose)
+
+
+def trial_rows(tuner) -> list[dict[str, Any]]:
+    """Every finished trial: its hyperparameters, validation accuracy and seconds, in order."""
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+        if trial.status != "COMPLETED" or trial.score is None:
+            continue
+        seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
+        seconds = json.loads(seconds_file.read_text())["seconds"] if seconds_file.is_file() else None
+        rows.append({"trial": trial.trial_id, **trial.hyperparameters.values,
+                     "val_accuracy": float(trial.score), "seconds": seconds})
+    return rows
+
+
+def best_kwargs(tuner, space: TuningParams) -> tuple[dict[str, Any], float]:
+    """The best trial's `build_cnn` keyword arguments and learning rate."""
+    hp = tuner.get_best_hyperparameters(1)[0]
+    return sample_cnn_kwargs(hp, space)
+
+
+def cnn_protocol(results: Path) -> dict[str, Any]:
+    """The CNN chapter's training protocol (read from its results), for a fair retrain."""
+    from fmnist.evaluate import load_metrics
+
+    metrics = load_metrics(results / "cnn")
+    if metrics is None:
+        raise FileNotFoundError(f"{results / 'cnn' / 'metrics.json'} not found: the tuned CNN is "
+                                "retrained with the CNN chapter's protocol, so run that chapter "
+                                "first (`fmnist run cnn`).")
+    p = metrics["params"]
+    return {"epochs": p["epochs"], "batch_size": p["batch_size"], "patience": p["patience"],
+            "batch_norm": p["batch_norm"], "padding": p["padding"]}
