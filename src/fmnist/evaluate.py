@@ -187,7 +187,7 @@ def format_accuracy(metrics: dict[str, Any]) -> str:
     return f"{100 * metrics['accuracy']:.2f} % (95 % CI {100 * low:.2f}–{100 * high:.2f})"
 
 
-def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, **record: Any
+def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, /, **record: Any
                        ) -> Evaluation:
     """Time `predict` on the test set once and score its class probabilities."""
     from fmnist.train import time_inference
@@ -196,7 +196,7 @@ def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, **record
     return evaluate(np.asarray(probs), y_test, inference_ms_per_1k=ms_per_1k, **record)
 
 
-def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, **record: Any) -> Evaluation:
+def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, /, **record: Any) -> Evaluation:
     """Evaluate a Keras model (prediction in batches of 1,000, no progress output)."""
     return evaluate_predictor(lambda x: model.predict(x, batch_size=1000, verbose=0),
                               x_test, y_test, n_params=int(model.count_params()), **record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -136,6 +137,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path,
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the kernels inherit it: no C++ log noise
     out = results / NOTEBOOKS_DIR / ch.notebook
     out.parent.mkdir(parents=True, exist_ok=True)
     (results / ch.slug / STAMP_FILE).unlink(missing_ok=True)
@@ -208,6 +210,8 @@ def summary_markdown(results: Path) -> str:
             f"| CPU | {v['machine']} |\n| total time | {run['total_seconds']:.0f} s |\n")
 
 
+# The `jupyter-book` console script of this interpreter's environment, whatever PATH says.
+JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 SUMMARY_MARKER = "<!-- results-summary -->"
 
 
@@ -233,12 +237,11 @@ def build_site(root: Path, results: Path, strict: bool = True) -> Path:
         stage, out = Path(tmp) / "src", Path(tmp) / "out"
         stage.mkdir()
         stage_book(root, results, stage)
-        cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output",
-               str(out), "--quiet"]
+        cmd = [sys.executable, "-c", JB_MAIN, "build", str(stage), "--path-output", str(out)]
         if strict:
             cmd += ["-W", "-n", "--keep-going"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
+        if proc.returncode != 0 or not (out / "_build" / "html" / "index.html").is_file():
             raise ChapterFailed(f"jupyter-book build failed (the previous site is untouched):\n"
                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         html, old = build_dir / "html", build_dir / ".html-old"
