@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +66,8 @@ def candidate_dirs(data_dir: str | Path | None) -> list[Path]:
     return dirs + [KERAS_CACHE.expanduser(), DEBIAN_DIR]
 
 
-def _file_in(folder: Path, name: str) -> Path | None:
+def file_in(folder: Path, name: str) -> Path | None:
+    """The file `name` or `name.gz` in `folder`, if present."""
     for candidate in (folder / name, folder / f"{name}.gz"):
         if candidate.is_file():
             return candidate
@@ -75,7 +75,7 @@ def _file_in(folder: Path, name: str) -> Path | None:
 
 
 def _has_all_files(folder: Path) -> bool:
-    return all(_file_in(folder, name) for name in SHA256)
+    return all(file_in(folder, name) for name in SHA256)
 
 
 def read_verified(path: Path, name: str) -> bytes:
@@ -127,7 +127,7 @@ def find_data_dir(data_dir: str | Path | None = None, allow_download: bool = Tru
 def load_dataset(data_dir: str | Path | None = None, allow_download: bool = True) -> Dataset:
     """Load and verify the official 60k/10k Fashion-MNIST from the first place that has it."""
     folder = find_data_dir(data_dir, allow_download)
-    arrays = {name: parse_idx(read_verified(_file_in(folder, name), name)) for name in SHA256}
+    arrays = {name: parse_idx(read_verified(file_in(folder, name), name)) for name in SHA256}
     return Dataset(
         x_train=arrays["train-images-idx3-ubyte"],
         y_train=arrays["train-labels-idx1-ubyte"].astype(np.int64),
@@ -202,12 +202,6 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
 
 
-def describe_split(ds: Dataset, train: np.ndarray, val: np.ndarray) -> str:
-    """A JSON summary of sizes per split, for the data chapter's record."""
-    return json.dumps({"train": len(train), "validation": len(val), "test": len(ds.y_test),
-                       "source": ds.source}, indent=2)
-
-
 def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """A seeded stratified subset of `size` examples (all of them when `size` is None)."""
@@ -218,3 +212,9 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int
     idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
     idx = np.sort(idx)
     return x[idx], y[idx]
+
+
+def split_key(results_dir: str | Path) -> str:
+    """A short hash of the data chapter's split: what a resumable search must agree on."""
+    path = Path(results_dir) / "data" / SPLIT_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "none"

@@ -81,7 +81,7 @@ class BaselineParams:
                                 lambda v: len(v) > 0 and set(v) <= {"lbfgs", "saga", "sag",
                                                                      "newton-cg"},
                                 "a non-empty list from lbfgs, saga, sag, newton-cg")
-    c_grid: list[float] = _param([0.01, 0.1, 1.0], "inverse regularisation strengths tried",
+    c_grid: list[float] = _param([0.03, 0.1], "inverse regularisation strengths tried",
                                  _all_positive, "a non-empty list of numbers > 0")
     max_iter: int = _param(1000, "iteration cap (a fit that hits it fails, never warns)",
                            _positive, "an integer > 0")
@@ -122,10 +122,10 @@ class CnnParams:
                           "valid or same")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
                                   "a number > 0")
-    epochs: int = _param(20, "maximum epochs (early stopping on validation loss)", _positive,
+    epochs: int = _param(12, "maximum epochs (early stopping on validation loss)", _positive,
                          "an integer > 0")
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
-    patience: int = _param(4, "epochs without validation improvement before stopping",
+    patience: int = _param(3, "epochs without validation improvement before stopping",
                            lambda v: v >= 0, "an integer >= 0")
 
 
@@ -136,9 +136,9 @@ class TuningParams:
     algorithm: str = _param("random", "tuner algorithm",
                             lambda v: v in ("random", "hyperband", "bayesian"),
                             "random, hyperband or bayesian")
-    max_trials: int = _param(6, "configurations tried", _positive, "an integer > 0")
-    trial_epochs: int = _param(3, "epochs per trial", _positive, "an integer > 0")
-    search_subset: int | None = _param(20_000, "training images used during the search",
+    max_trials: int = _param(5, "configurations tried", _positive, "an integer > 0")
+    trial_epochs: int = _param(2, "epochs per trial", _positive, "an integer > 0")
+    search_subset: int | None = _param(10_000, "training images used during the search",
                                        lambda v: v is None or 100 <= v <= MAX_TRAIN,
                                        f"null or an integer in [100, {MAX_TRAIN}]")
     filters_choices: list[int] = _param([32, 64, 128], "filters per conv block", _all_positive,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -62,12 +63,21 @@ def _timed(base: type) -> type:
     return Timed
 
 
+def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
+    """A search's folder name: same space, seed and data resume it; anything else starts anew."""
+    from fmnist.params import params_hash
+
+    values = {k: v for k, v in dataclasses.asdict(space).items() if k != "overwrite"}
+    return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
+
+
 def make_tuner(space: TuningParams, hypermodel: Callable, directory: Path, seed: int,
-               overwrite: bool | None = None):
+               overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable)."""
     import keras_tuner as kt
 
-    common = {"objective": "val_accuracy", "directory": str(directory), "project_name": PROJECT,
+    common = {"objective": "val_accuracy", "directory": str(directory),
+              "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
     if space.algorithm == "hyperband":
         return _timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=3,

@@ -1,0 +1,48 @@
+"""Shared fixtures: the project root, tiny IDX files, and the real data when it is installed."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist import data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def tiny_idx_dir(tmp_path: Path) -> Path:
+    """A folder with four small, well-formed (but not official) gzipped IDX files."""
+    rng = np.random.default_rng(0)
+    for name in data.SHA256:
+        shape = (20, 28, 28) if "images" in name else (20,)
+        array = rng.integers(0, 256 if "images" in name else 10, size=shape)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(array)))
+    return tmp_path
+
+
+def real_data_dir() -> Path | None:
+    """Where the official files are on this machine, if anywhere (no download)."""
+    try:
+        return data.find_data_dir(None, allow_download=False)
+    except data.DataError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def real_dataset() -> data.Dataset:
+    """The official data set; skipped where it is not installed."""
+    if real_data_dir() is None:
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    return data.load_dataset(allow_download=False)

@@ -1,0 +1,55 @@
+"""The committed chapters: no outputs, one parameters cell matching the schema, no logic."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from fmnist import params
+from fmnist.report import chapters
+
+NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in chapters()]
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_every_chapter_exists_in_order():
+    assert [p.name for p in NOTEBOOKS] == ["01_data.ipynb", "02_baseline.ipynb", "03_dense.ipynb",
+                                           "04_cnn.ipynb", "05_tuning.ipynb",
+                                           "06_comparison.ipynb"]
+    assert all(p.is_file() for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_has_no_outputs(path):
+    for cell in code_cells(path):
+        assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_parameters_cell_with_schema_defaults(path):
+    slug = path.stem.split("_", 1)[1]
+    cells = [c for c in code_cells(path) if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        assert isinstance(node, ast.Assign), "the parameters cell holds assignments only"
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    expected = {**dataclasses.asdict(params.SharedParams()),
+                **dataclasses.asdict(params.SCHEMAS[slug]())}
+    assert values == expected
+    every_line_commented = all("#" in line for line in cells[0].source.splitlines()[1:])
+    assert every_line_commented
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_functions_or_classes_defined_in_chapters(path):
+    for cell in code_cells(path):
+        for node in ast.walk(ast.parse(cell.source)):
+            assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
