@@ -31,7 +31,8 @@ def test_missing_files_name_the_places_tried_and_how_to_get_the_data(tmp_path, m
 
 def test_planted_corrupt_file_is_named(tiny_idx_dir):
     path = tiny_idx_dir / "train-labels-idx1-ubyte.gz"
-    with pytest.raises(data.DataError, match="train-labels-idx1-ubyte.gz is truncated or corrupted"):
+    expected = "train-labels-idx1-ubyte.gz is truncated or corrupted"
+    with pytest.raises(data.DataError, match=expected):
         data.read_verified(path, "train-labels-idx1-ubyte")
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fmnist.data import DataError
+from fmnist.data import DataError, load_dataset
 from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
 
@@ -24,7 +24,7 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The command line: report, run, build."""
+    """The command line: report, run, build, data."""
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None,
                         help="project folder (default: found from the current folder)")
@@ -33,6 +33,9 @@ def make_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="rerun one chapter and those that depend on it, rebuild")
     run.add_argument("chapter", choices=CHAPTERS)
     _add_profile_args(run)
+    data = sub.add_parser("data", help="find and verify Fashion-MNIST; say where it is")
+    data.add_argument("--data-dir", default=None, help="folder to look in first")
+    data.add_argument("--no-download", action="store_true", help="never try Keras' download")
     build = sub.add_parser("build", help="render the site from the last executed chapters")
     build.add_argument("--params", default=DEFAULT_PARAMS, help="profile naming results_dir")
     return parser
@@ -42,6 +45,11 @@ def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen command; return the exit code."""
     from fmnist import report
 
+    if args.command == "data":
+        ds = load_dataset(args.data_dir, allow_download=not args.no_download)
+        print(f"Fashion-MNIST verified in {ds.source}: {len(ds.y_train):,} training and "
+              f"{len(ds.y_test):,} test images.")
+        return 0
     root = project_root(args.root)
     params_path = Path(args.params)
     if not params_path.is_absolute():

@@ -1,4 +1,7 @@
-"""KerasTuner search over the CNN's space: the hypermodel only samples `hp` and calls `build_cnn`."""
+"""KerasTuner search over the CNN's space; the hypermodel only samples `hp` and calls `build_cnn`.
+
+The search's state lives in `results/tuning/`, so an interrupted search resumes.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +103,8 @@ def trial_rows(tuner) -> list[dict[str, Any]]:
         if trial.status != "COMPLETED" or trial.score is None:
             continue
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-        seconds = json.loads(seconds_file.read_text())["seconds"] if seconds_file.is_file() else None
+        seconds = (json.loads(seconds_file.read_text())["seconds"] if seconds_file.is_file()
+                   else None)
         rows.append({"trial": trial.trial_id, **trial.hyperparameters.values,
                      "val_accuracy": float(trial.score), "seconds": seconds})
     return rows

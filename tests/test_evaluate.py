@@ -1,0 +1,78 @@
+"""Metrics, intervals, McNemar and the results files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion
+from sklearn.metrics import precision_recall_fscore_support
+
+from fmnist import evaluate
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.default_rng(0)
+    y_true = np.repeat(np.arange(10), 50)
+    probs = rng.dirichlet(np.ones(10), size=len(y_true)).astype(np.float32)
+    # Make about 70 % of the predictions right.
+    right = rng.random(len(y_true)) < 0.7
+    probs[right, y_true[right]] += 2
+    return probs / probs.sum(axis=1, keepdims=True), y_true
+
+
+def test_scores_match_scikit_learn(predictions):
+    probs, y_true = predictions
+    ev = evaluate.evaluate(probs, y_true, model="m")
+    y_pred = probs.argmax(axis=1)
+    np.testing.assert_array_equal(ev.confusion, sk_confusion(y_true, y_pred))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro")
+    assert ev.metrics["macro"] == pytest.approx({"precision": p, "recall": r, "f1": f})
+    assert ev.metrics["accuracy"] == pytest.approx(np.mean(y_pred == y_true))
+    assert list(ev.metrics["per_class"])[9] == "Ankle boot"
+
+
+def test_wilson_interval_contains_the_estimate_and_narrows_with_n():
+    low, high = evaluate.accuracy_ci95(900, 1000)
+    assert low < 0.9 < high
+    low2, high2 = evaluate.accuracy_ci95(9000, 10000)
+    assert high2 - low2 < high - low
+    assert evaluate.accuracy_ci95(9000, 10000) == pytest.approx((0.8941, 0.9056), abs=5e-4)
+
+
+def test_mcnemar_counts_discordant_pairs_and_detects_a_real_difference():
+    a = np.array([True] * 80 + [False] * 20)
+    b = np.array([True] * 50 + [False] * 50)
+    test = evaluate.mcnemar(a, b)
+    assert test["only_a_correct"] == 30 and test["only_b_correct"] == 0
+    assert test["p_value"] < 1e-6
+    assert evaluate.mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_saved_metrics_match_saved_predictions(tmp_path, predictions):
+    probs, y_true = predictions
+    ev = evaluate.evaluate(probs, y_true, model="m", params={"seed": 1})
+    evaluate.save_evaluation(tmp_path, ev)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    p, y = evaluate.load_predictions(tmp_path)
+    assert saved["accuracy"] == pytest.approx(float(np.mean(p.argmax(axis=1) == y)))
+    assert not list(tmp_path.glob(".*tmp*")), "no temporary file is left behind"
+
+
+def test_missing_metrics_read_as_none(tmp_path):
+    assert evaluate.load_metrics(tmp_path / "nope") is None
+
+
+def test_most_confident_mistakes_are_wrong_and_sorted(predictions):
+    ev = evaluate.evaluate(*predictions)
+    idx = evaluate.most_confident_mistakes(ev, 5)
+    assert np.all(ev.y_pred[idx] != ev.y_true[idx])
+    conf = ev.probs[idx, ev.y_pred[idx]]
+    assert np.all(np.diff(conf) <= 0)
+
+
+def test_accuracy_is_printed_as_a_percentage():
+    text = evaluate.format_accuracy({"accuracy": 0.9197, "accuracy_ci95": [0.914, 0.925]})
+    assert text.startswith("91.97 %")

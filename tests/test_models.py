@@ -1,0 +1,68 @@
+"""Builders are pure, and tiny real models learn (no mocks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmnist import models, train
+
+
+def blobs(n=300, seed=0):
+    """Ten separable classes of 28x28 images: class k lights up row band k."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.random((n, 28, 28), dtype=np.float32) * 0.2
+    for i, k in enumerate(y):
+        x[i, 2 * k:2 * k + 3, :] += 0.8
+    return x, y
+
+
+def test_builders_have_the_requested_shapes():
+    dense = models.build_dense(units=[16, 8], dropout=0.1)
+    assert dense.output_shape == (None, 10)
+    assert dense.count_params() == 784 * 16 + 16 + 16 * 8 + 8 + 8 * 10 + 10
+    cnn = models.build_cnn(filters=[4, 8], kernel_size=[3, 5], dense_units=12, batch_norm=True,
+                           padding="same")
+    assert cnn.input_shape == (None, 28, 28, 1) and cnn.output_shape == (None, 10)
+    assert cnn.get_layer("conv2").kernel_size == (5, 5)
+    assert "bn1" in [layer.name for layer in cnn.layers]
+
+
+@pytest.mark.parametrize("kind", ["dense", "cnn"])
+def test_tiny_network_learns_and_early_stopping_restores_best(kind):
+    x, y = blobs()
+    xv, yv = blobs(100, seed=1)
+    train.seed_everything(0)
+    if kind == "dense":
+        model, x, xv = models.build_dense(units=[32, 16], dropout=0.0), x.reshape(-1, 784), \
+            xv.reshape(-1, 784)
+    else:
+        model, x, xv = models.build_cnn(filters=[4, 8], dense_units=16), x[..., None], xv[..., None]
+    fit = train.fit_keras(model, (x, y), (xv, yv), epochs=8, batch_size=32, learning_rate=5e-3,
+                          patience=2, verbose=0)
+    assert fit.history["loss"][-1] < fit.history["loss"][0]
+    assert max(fit.history["val_accuracy"]) > 0.5
+    assert 1 <= fit.best_epoch <= len(fit.history["loss"])
+
+
+def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
+    x, y = blobs(400)
+    xv, yv = blobs(200, seed=1)
+    model, grid, seconds = train.select_logreg((x.reshape(-1, 784), y), (xv.reshape(-1, 784), yv),
+                                               solvers=["lbfgs"], c_grid=[0.1, 1.0],
+                                               max_iter=500, tol=1e-4, seed=0)
+    assert len(grid) == 2 and all(row["converged"] for row in grid)
+    assert model.C == max(grid, key=lambda r: r["val_accuracy"])["C"]
+    probs = model.predict_proba(xv.reshape(-1, 784))
+    assert np.allclose(probs.sum(axis=1), 1) and (probs.argmax(1) == yv).mean() > 0.9
+    model.save(tmp_path / "m.npz")
+    again = train.LogRegModel.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(again.predict_proba(xv.reshape(-1, 784)), probs)
+
+
+def test_a_fit_that_hits_max_iter_is_never_chosen():
+    x, y = blobs(300)
+    with pytest.raises(RuntimeError, match="No logistic regression converged"):
+        train.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"],
+                            c_grid=[100.0], max_iter=2, tol=1e-8, seed=0)

@@ -1,0 +1,100 @@
+"""End to end: `fmnist report --params params/quick.yaml` in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from fmnist.compare import MODEL_CHAPTERS
+from fmnist.report import chapters
+
+pytestmark = pytest.mark.slow
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Images(HTMLParser):
+    """Collects <img src> of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources.append(dict(attrs).get("src", ""))
+
+
+def fmnist(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "fmnist", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory) -> Path:
+    """A copy of the project in which the quick report has been built once."""
+    root = tmp_path_factory.mktemp("quick") / "proj"
+    root.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root)
+    for folder in ("book", "params"):
+        shutil.copytree(ROOT / folder, root / folder)
+    proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "_build/html/index.html" in proc.stdout
+    return root
+
+
+def test_every_chapter_has_a_page_with_real_png_figures(quick_project):
+    html = quick_project / "_build" / "html"
+    assert (html / "index.html").is_file()
+    for ch in chapters():
+        page = html / "book" / ch.notebook.replace(".ipynb", ".html")
+        assert page.is_file(), page
+        parser = Images()
+        parser.feed(page.read_text())
+        figures = [s for s in parser.sources if "_images" in s]
+        assert figures, f"{page.name} shows no figure"
+        for src in figures:
+            assert (page.parent / src).resolve().read_bytes()[:8] == PNG_MAGIC
+
+
+def test_comparison_table_lists_every_model_with_a_number(quick_project):
+    text = (quick_project / "_build" / "html" / "book" / "06_comparison.html").read_text()
+    for name in MODEL_CHAPTERS.values():
+        assert re.search(rf"{name}</th>\s*<td>\d+\.\d\d \[", text), name
+
+
+def test_metrics_accuracy_equals_accuracy_of_saved_predictions(quick_project):
+    for slug in MODEL_CHAPTERS:
+        folder = quick_project / "results" / slug
+        metrics = json.loads((folder / "metrics.json").read_text())
+        with np.load(folder / "predictions.npz") as saved:
+            recomputed = float(np.mean(saved["probs"].argmax(axis=1) == saved["y_true"]))
+        assert metrics["accuracy"] == pytest.approx(recomputed, abs=1e-12)
+        for key in ("model", "params", "accuracy", "accuracy_ci95", "macro", "per_class",
+                    "confusion_matrix", "train_seconds", "inference_ms_per_1k", "n_params",
+                    "versions"):
+            assert key in metrics, f"{slug}: {key}"
+        model_file = "model.npz" if slug == "baseline" else "model.keras"
+        assert (folder / model_file).is_file()
+
+
+def test_parameter_cells_are_hidden_and_run_time_shown(quick_project):
+    html = (quick_project / "_build" / "html" / "book" / "04_cnn.html").read_text()
+    assert "This chapter ran in" in html
+    assert "# Parameters (papermill replaces these" not in html
+
+
+def test_an_unchanged_rerun_executes_nothing(quick_project):
+    proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("up to date") == len(chapters())

@@ -1,0 +1,86 @@
+"""The runner: chapter order, what reruns, hidden parameter cells, the site swap."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from fmnist import report
+from fmnist.params import load_profile
+
+
+def test_chapters_run_in_the_designed_order():
+    assert [c.slug for c in report.chapters()] == ["data", "baseline", "dense", "cnn", "tuning",
+                                                   "comparison"]
+
+
+@pytest.mark.parametrize("slug, expected", [
+    ("data", ["data", "baseline", "dense", "cnn", "tuning", "comparison"]),
+    ("cnn", ["cnn", "tuning", "comparison"]),
+    ("dense", ["dense", "comparison"]),
+    ("comparison", ["comparison"]),
+])
+def test_rerunning_a_chapter_reruns_what_depends_on_it(slug, expected):
+    assert report.downstream(slug) == expected
+
+
+def test_unknown_chapter_is_rejected():
+    with pytest.raises(ValueError, match="unknown chapter"):
+        report.downstream("svm")
+
+
+def test_parameter_cells_are_hidden(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("x = 2")])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.cells[1].metadata["tags"] = ["injected-parameters"]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    report.hide_parameter_cells(path)
+    tags = [c.metadata["tags"] for c in nbformat.read(path, as_version=4).cells]
+    assert all("remove-cell" in t for t in tags)
+
+
+def project_copy(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root)
+    shutil.copytree(ROOT / "book", root / "book")
+    shutil.copytree(ROOT / "params", root / "params")
+    return root
+
+
+def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
+    root = project_copy(tmp_path)
+    profile = load_profile(root / "params" / "quick.yaml")
+    results = root / "results"
+    ch = next(c for c in report.chapters() if c.slug == "dense")
+    assert not report.is_fresh(root, profile, ch, results)
+    (results / "notebooks").mkdir(parents=True)
+    (results / "notebooks" / ch.notebook).write_text("{}")
+    (results / "dense").mkdir()
+    stamp = report.chapter_stamp(root, profile, ch, results)
+    (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
+    assert report.is_fresh(root, profile, ch, results)
+    changed = load_profile(root / "params" / "quick.yaml", ["dense.epochs=2"])
+    assert not report.is_fresh(root, changed, ch, results)
+    other = load_profile(root / "params" / "quick.yaml", ["cnn.epochs=2"])
+    assert report.is_fresh(root, other, ch, results), "another chapter's change is irrelevant"
+    (root / "book" / ch.notebook).write_text((root / "book" / ch.notebook).read_text() + " ")
+    assert not report.is_fresh(root, profile, ch, results), "an edited notebook is stale"
+
+
+def test_a_failed_build_leaves_the_previous_site(tmp_path):
+    root = project_copy(tmp_path)
+    site = root / "_build" / "html"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("previous")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/missing\n")
+    with pytest.raises(report.ChapterFailed, match="previous site is untouched"):
+        report.build_site(root, root / "results")
+    assert (site / "index.html").read_text() == "previous"
