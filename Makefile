@@ -24,7 +24,8 @@ data: env ## Find Fashion-MNIST; on Debian without it, install dataset-fashion-m
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing Debian's dataset-fashion-mnist"; \
 	    $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }; \
+	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; } || \
+	    echo "apt-get could not install it; trying Keras' download"; \
 	  fi; }
 	@$(BIN)/fmnist data
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +49,24 @@ def real_dataset() -> data.Dataset:
     if real_data_dir() is None:
         pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
     return data.load_dataset(allow_download=False)
+
+
+def fmnist(*args, cwd):
+    """Run the `fmnist` command in `cwd` with this interpreter."""
+    return subprocess.run([sys.executable, "-m", "fmnist", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory) -> Path:
+    """A copy of the project in which the quick report has been built once."""
+    root = tmp_path_factory.mktemp("quick") / "proj"
+    root.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root)
+    for folder in ("book", "params"):
+        shutil.copytree(ROOT / folder, root / folder)
+    proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "_build/html/index.html" in proc.stdout
+    return root

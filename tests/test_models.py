@@ -53,7 +53,7 @@ def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
                                                solvers=["lbfgs"], c_grid=[0.1, 1.0],
                                                max_iter=500, tol=1e-4, seed=0)
     assert len(grid) == 2 and all(row["converged"] for row in grid)
-    assert model.C == max(grid, key=lambda r: r["val_accuracy"])["C"]
+    assert max(grid, key=lambda r: r["val_accuracy"])["C"] == model.C
     probs = model.predict_proba(xv.reshape(-1, 784))
     assert np.allclose(probs.sum(axis=1), 1) and (probs.argmax(1) == yv).mean() > 0.9
     model.save(tmp_path / "m.npz")

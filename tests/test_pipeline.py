@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import fmnist
 
 from fmnist.compare import MODEL_CHAPTERS
 from fmnist.report import chapters
@@ -31,26 +27,6 @@ class Images(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag == "img":
             self.sources.append(dict(attrs).get("src", ""))
-
-
-def fmnist(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "fmnist", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=900)
-
-
-@pytest.fixture(scope="session")
-def quick_project(tmp_path_factory) -> Path:
-    """A copy of the project in which the quick report has been built once."""
-    root = tmp_path_factory.mktemp("quick") / "proj"
-    root.mkdir()
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, root)
-    for folder in ("book", "params"):
-        shutil.copytree(ROOT / folder, root / folder)
-    proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "_build/html/index.html" in proc.stdout
-    return root
 
 
 def test_every_chapter_has_a_page_with_real_png_figures(quick_project):

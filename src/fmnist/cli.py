@@ -11,7 +11,7 @@ from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
 
 DEFAULT_PARAMS = "params/default.yaml"
-USAGE_ERRORS = (ParamsError, DataError, PathError)
+USAGE_ERRORS = (ParamsError, DataError, PathError)  # the user can fix these: exit code 2
 
 
 def _add_profile_args(p: argparse.ArgumentParser) -> None:
@@ -38,6 +38,9 @@ def make_parser() -> argparse.ArgumentParser:
     data.add_argument("--no-download", action="store_true", help="never try Keras' download")
     build = sub.add_parser("build", help="render the site from the last executed chapters")
     build.add_argument("--params", default=DEFAULT_PARAMS, help="profile naming results_dir")
+    publish = sub.add_parser("publish", help="push _build/html to a gh-pages branch (ghp-import)")
+    publish.add_argument("--remote", default="origin", help="git remote to push to")
+    publish.add_argument("--branch", default="gh-pages", help="branch that holds the site")
     return parser
 
 
@@ -51,6 +54,10 @@ def dispatch(args: argparse.Namespace) -> int:
               f"{len(ds.y_test):,} test images.")
         return 0
     root = project_root(args.root)
+    if args.command == "publish":
+        target = report.publish_site(root, args.remote, args.branch)
+        print(f"published {root / '_build' / 'html'} to {target}")
+        return 0
     params_path = Path(args.params)
     if not params_path.is_absolute():
         params_path = (Path.cwd() / params_path) if params_path.exists() else root / params_path
@@ -68,11 +75,11 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
     args = make_parser().parse_args(argv)
-    from fmnist.report import ChapterFailed
+    from fmnist.report import ChapterFailed, PublishError
 
     try:
         return dispatch(args)
-    except USAGE_ERRORS as err:
+    except (*USAGE_ERRORS, PublishError) as err:
         print(f"fmnist: error: {err}", file=sys.stderr)
         return 2
     except ChapterFailed as err:

@@ -264,3 +264,23 @@ def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
     index = build_site(root, results)
     log(f"done in {time.perf_counter() - start:.1f} s; open {index}")
     return index
+
+
+class PublishError(RuntimeError):
+    """The site could not be published; the message says why and what to do."""
+
+
+def publish_site(root: Path, remote: str = "origin", branch: str = "gh-pages") -> str:
+    """Push `_build/html` to `branch` of `remote` with ghp-import (adds `.nojekyll`)."""
+    html = root / "_build" / "html"
+    if not (html / "index.html").is_file():
+        raise PublishError(f"{html / 'index.html'} not found: build the site first "
+                           "(`fmnist report` or `fmnist build`).")
+    message = f"Publish the report built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    cmd = [sys.executable, "-c", "import ghp_import; ghp_import.main()", "--no-jekyll", "--push",
+           "--remote", remote, "--branch", branch, "--message", message, str(html)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PublishError(f"ghp-import failed to push {html} to {remote} {branch}:\n"
+                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+    return f"{remote} {branch}"

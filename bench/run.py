@@ -1,0 +1,242 @@
+"""Benchmark: the default report against a replica of the original study's procedure.
+
+Part `report` runs the full default report (forced, so every chapter really runs) and records each
+chapter's wall time, each model's test accuracy and training time, and the peak memory. Part
+`replica` reruns the original study's procedure on the same machine: logistic regression (saga,
+max_iter=100) on [0, 1] pixels; dense 128-64 (Adam, 10 epochs, batch 128); CNN 32/64 3x3 filters,
+Dense 128, dropout 0.3 (Adam, 10 epochs, batch 128); a 5-trial random search of 5 epochs at batch
+32 with validation_split=0.2 over its space, and a 10-epoch retrain of the best model at batch 32.
+Like the original, it trains on all 60,000 training images in float64 and tests on the test set.
+
+Usage: python bench/run.py [--part report|replica|all] [--params params/default.yaml]
+Writes bench/results/latest.json and bench/results/latest.md, and the README's results table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+MODELS = {"baseline": "logreg", "dense": "dense", "cnn": "cnn", "tuning": "tuned_cnn"}
+NAMES = {"logreg": "Logistic regression", "dense": "Dense network", "cnn": "CNN",
+         "tuned_cnn": "Tuned CNN"}
+TARGETS = {"logreg": 0.845, "dense": 0.900, "cnn": 0.925, "tuned_cnn": 0.935}
+
+
+def run_report(params: str) -> dict:
+    """The full default report, forced; figures read from the files it wrote."""
+    from fmnist.params import load_profile
+
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "fmnist", "report", "--force", "--params", params],
+                          cwd=ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"the report failed (exit {proc.returncode})")
+    profile = load_profile(ROOT / params)
+    results = ROOT / profile.shared.results_dir
+    run = json.loads((results / "run.json").read_text())
+    models = {}
+    for slug, key in MODELS.items():
+        m = json.loads((results / slug / "metrics.json").read_text())
+        models[key] = {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"],
+                       "train_seconds": m["train_seconds"]}
+        if "search_seconds" in m:
+            models[key]["search_seconds"] = m["search_seconds"]
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"profile": profile.name, "params_hash": profile.digest(), "report_seconds": wall,
+            "chapters": run["chapter_seconds"], "models": models,
+            "peak_rss_mib": peak_kib / 1024, "versions": run["versions"]}
+
+
+def _accuracy(model, x, y) -> float:
+    return float(np.mean(np.argmax(model.predict(x, batch_size=1000, verbose=0), axis=1) == y))
+
+
+def replica_logreg(x_train, y_train, x_test, y_test) -> dict:
+    """The original's logistic regression: saga, max_iter=100 (it does not converge)."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(solver="saga", max_iter=100, random_state=0)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(x_train.reshape(len(x_train), -1), y_train)
+    seconds = time.perf_counter() - start
+    acc = float(np.mean(clf.predict(x_test.reshape(len(x_test), -1)) == y_test))
+    converged = not any("converge" in str(w.message) for w in caught)
+    return {"accuracy": acc, "train_seconds": seconds, "converged": converged}
+
+
+def _original_cnn(filters1=32, filters2=64, kernel1=3, kernel2=3, units=128, dropout=0.3):
+    import keras
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(filters1, kernel1, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(filters2, kernel2, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(units, activation="relu"),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def _fit_timed(model, x, y, epochs, batch_size, **kw) -> float:
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2, **kw)
+    return time.perf_counter() - start
+
+
+def replica_search(x_train, y_train, x_test, y_test, directory: Path) -> tuple[dict, dict]:
+    """The original's 5-trial random search (5 epochs, batch 32) and 10-epoch retrain."""
+    import keras_tuner as kt
+
+    def build(hp):
+        model = _original_cnn(hp.Choice("filters1", [32, 64, 128]),
+                              hp.Choice("filters2", [32, 64, 128]),
+                              hp.Choice("kernel1", [3, 5]), hp.Choice("kernel2", [3, 5]),
+                              hp.Choice("units", [64, 128, 256]),
+                              hp.Float("dropout", 0.2, 0.5, step=0.1))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    tuner = kt.RandomSearch(build, objective="val_accuracy", max_trials=5, seed=0,
+                            directory=str(directory), project_name="replica", overwrite=True)
+    start = time.perf_counter()
+    tuner.search(x_train, y_train, epochs=5, batch_size=32, validation_split=0.2, verbose=2)
+    search_seconds = time.perf_counter() - start
+    best = build(tuner.get_best_hyperparameters(1)[0])
+    retrain = _fit_timed(best, x_train, y_train, 10, 32)
+    tuned = {"accuracy": _accuracy(best, x_test, y_test), "train_seconds": retrain,
+             "search_seconds": search_seconds}
+    return tuned, {"search_seconds": search_seconds}
+
+
+def run_replica() -> dict:
+    """The original study's whole procedure on this machine."""
+    import keras
+
+    from fmnist.data import load_dataset
+
+    keras.utils.set_random_seed(0)
+    ds = load_dataset()
+    # float64 in [0, 1], as the original fed its models.
+    x_train, x_test = ds.x_train.astype(np.float64) / 255.0, ds.x_test.astype(np.float64) / 255.0
+    start = time.perf_counter()
+    models = {"logreg": replica_logreg(x_train, ds.y_train, x_test, ds.y_test)}
+    print("replica logreg", models["logreg"], flush=True)
+    dense = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    xf_train, xf_test = x_train.reshape(-1, 784), x_test.reshape(-1, 784)
+    seconds = _fit_timed(dense, xf_train, ds.y_train, 10, 128)
+    models["dense"] = {"accuracy": _accuracy(dense, xf_test, ds.y_test), "train_seconds": seconds}
+    print("replica dense", models["dense"], flush=True)
+    xc_train, xc_test = x_train[..., None], x_test[..., None]
+    cnn = _original_cnn()
+    seconds = _fit_timed(cnn, xc_train, ds.y_train, 10, 128)
+    models["cnn"] = {"accuracy": _accuracy(cnn, xc_test, ds.y_test), "train_seconds": seconds}
+    print("replica cnn", models["cnn"], flush=True)
+    models["tuned_cnn"], _ = replica_search(xc_train, ds.y_train, xc_test, ds.y_test,
+                                            OUT / ".replica_tuner")
+    print("replica tuned", models["tuned_cnn"], flush=True)
+    return {"models": models, "total_seconds": time.perf_counter() - start}
+
+
+def machine() -> dict:
+    from fmnist.evaluate import machine_description
+
+    return {"cpu": machine_description(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def markdown(result: dict) -> str:
+    """The side-by-side table the README includes."""
+    report, replica = result.get("report"), result.get("seed_replica")
+    lines = ["| model | this study: test accuracy | train time | original procedure, rerun here: "
+             "accuracy | train time | time ratio (ours / original) | target |",
+             "|---|---|---|---|---|---|---|"]
+    for key, name in NAMES.items():
+        ours = (report or {}).get("models", {}).get(key)
+        theirs = (replica or {}).get("models", {}).get(key)
+        cells = [name]
+        for m in (ours, theirs):
+            if m is None:
+                cells += ["not measured", ""]
+                continue
+            total = m["train_seconds"] + m.get("search_seconds", 0)
+            cells += [f"{100 * m['accuracy']:.2f} %", f"{total:.0f} s"]
+        if ours and theirs:
+            ours_t = ours["train_seconds"] + ours.get("search_seconds", 0)
+            theirs_t = theirs["train_seconds"] + theirs.get("search_seconds", 0)
+            cells.append(f"{ours_t / theirs_t:.2f}")
+        else:
+            cells.append("")
+        met = ours and ours["accuracy"] >= TARGETS[key]
+        cells.append(f"≥ {100 * TARGETS[key]:.1f} % " + ("(met)" if met else "(missed)" if ours
+                                                          else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"\nMachine: {result['machine']['cpu']}. Profile `{(report or {}).get('profile')}`."]
+    if report:
+        notes.append(f"Whole default report: {report['report_seconds'] / 60:.1f} min wall "
+                     f"(chapters: " + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                               report["chapters"].items()) +
+                     f"); peak memory of the largest process {report['peak_rss_mib']:.0f} MiB.")
+    if replica:
+        notes.append(f"Original procedure, whole: {replica['total_seconds'] / 60:.1f} min. "
+                     "Tuned-CNN times include the search.")
+    notes.append("Command: `python bench/run.py` (see `bench/results/latest.json`).")
+    return "\n".join(lines) + "\n" + " ".join(notes) + "\n"
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["report", "replica", "all"], default="all")
+    parser.add_argument("--params", default="params/default.yaml")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    latest = OUT / "latest.json"
+    result = json.loads(latest.read_text()) if latest.is_file() else {}
+    result["machine"] = machine()
+    if args.part in ("report", "all"):
+        result["report"] = run_report(args.params)
+        result.update({k: result["report"][k] for k in ("profile", "report_seconds", "chapters",
+                                                         "models")})
+    if args.part in ("replica", "all"):
+        result["seed_replica"] = run_replica()
+    latest.write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    (OUT / "latest.md").write_text(table)
+    update_readme(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The built site in real headless Chromium (Debian's), driven by Playwright for Python."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def site_url(quick_project):
+    """Serve the quick project's site on 127.0.0.1 for the duration of the tests."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(quick_project / "_build" / "html"))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def record_console_error(message, page_url: str, base: str, errors: list[str]) -> None:
+    """Keep console errors raised by the site's own pages and assets.
+
+    The browser's own request for /favicon.ico (the redirecting index.html links none) is not
+    the site's doing, so it is left out.
+    """
+    source = message.location.get("url", "") or page_url
+    if message.type == "error" and source.startswith(base) and not source.endswith("favicon.ico"):
+        errors.append(f"{page_url}: {message.text} ({source})")
+
+
+def nav_pages(page, base):
+    """Every page reachable from the sidebar navigation, in order, without duplicates."""
+    hrefs = page.eval_on_selector_all("nav.bd-docs-nav a[href], .navbar-brand[href]",
+                                      "els => els.map(e => e.href)")
+    pages = []
+    for href in hrefs:
+        url = urldefrag(href)[0]
+        if url.startswith(base) and url not in pages:
+            pages.append(url)
+    return pages
+
+
+def test_every_page_loads_with_images_tables_and_no_errors(browser, site_url, tmp_path):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    page.on("console", lambda m: record_console_error(m, page.url, site_url, errors))
+    page.goto(site_url)  # index.html redirects to the intro page
+    page.wait_for_url("**/intro.html")
+    page.wait_for_load_state("load")
+    pages = nav_pages(page, site_url)
+    assert len(pages) >= 7, pages  # intro and six chapters
+    internal_links = set()
+    for i, url in enumerate(pages):
+        response = page.goto(url)
+        assert response is not None and response.ok, url
+        broken = page.eval_on_selector_all(
+            "article img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))"
+                           ".map(i => i.src)")
+        assert broken == [], f"broken images on {url}: {broken}"
+        empty = page.eval_on_selector_all(
+            "article table", "ts => ts.filter(t => t.querySelectorAll('tbody tr').length === 0)"
+                             ".length")
+        assert empty == 0, f"a table without rows on {url}"
+        page.screenshot(path=str(tmp_path / f"page{i}.png"), full_page=True)
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            link = urldefrag(urljoin(url, href))[0]
+            if urlparse(link).netloc == urlparse(site_url).netloc:
+                internal_links.add(link)
+    assert errors == [], "\n".join(errors)
+    assert list(tmp_path.glob("page*.png"))
+    for link in sorted(internal_links):
+        response = page.request.get(link)
+        assert response.ok, f"broken internal link {link}"
+    chapter_pages = [u for u in pages if "/book/0" in u]
+    assert len(chapter_pages) == 6
