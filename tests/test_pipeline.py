@@ -74,3 +74,16 @@ def test_an_unchanged_rerun_executes_nothing(quick_project):
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("up to date") == len(chapters())
+
+
+def test_two_local_workers_share_one_search(quick_project):
+    proc = fmnist("tune", "--params", "params/quick.yaml", "--workers", "2", "--no-report",
+                  "--set", "tuning.max_trials=4", "--set", "tuning.search_subset=300",
+                  cwd=quick_project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = re.search(r"search finished: (\d+) trials (.*)", proc.stdout)
+    assert found, proc.stdout[-2000:]
+    assert int(found.group(1)) == 4
+    per_worker = dict(item.split(": ") for item in found.group(2).split(", "))
+    assert set(per_worker) == {"tuner0", "tuner1"}
+    assert all(int(n) >= 1 for n in per_worker.values())

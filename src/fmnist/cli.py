@@ -33,6 +33,16 @@ def make_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="rerun one chapter and those that depend on it, rebuild")
     run.add_argument("chapter", choices=CHAPTERS)
     _add_profile_args(run)
+    tune = sub.add_parser("tune", help="run the tuning search (--workers N: KerasTuner's "
+                          "distributed mode on this machine), then the chapters after it")
+    _add_profile_args(tune)
+    tune.add_argument("--workers", type=int, default=0,
+                      help="workers besides the chief oracle (0: one process)")
+    tune.add_argument("--no-report", action="store_true",
+                      help="only search; do not rerun the tuning and comparison chapters")
+    tune.add_argument("--in-process", action="store_true",
+                      help="run the search in this process as the KERASTUNER_* variables say "
+                           "(what each chief or worker process runs; use it across machines)")
     data = sub.add_parser("data", help="find and verify Fashion-MNIST; say where it is")
     data.add_argument("--data-dir", default=None, help="folder to look in first")
     data.add_argument("--no-download", action="store_true", help="never try Keras' download")
@@ -62,13 +72,50 @@ def dispatch(args: argparse.Namespace) -> int:
     if not params_path.is_absolute():
         params_path = (Path.cwd() / params_path) if params_path.exists() else root / params_path
     profile = load_profile(params_path, getattr(args, "overrides", None))
-    results_path(root, profile.shared.results_dir)  # reject unsafe paths before any work
+    try:  # reject unsafe output paths before any work
+        results_path(root, profile.shared.results_dir)
+    except PathError as err:
+        raise ParamsError(f"{params_path}: `results_dir`: {err}") from None
+    if args.command == "tune":
+        return run_tune(args, root, profile)
     if args.command == "build":
         index = report.build_site(root, results_path(root, profile.shared.results_dir))
         print(f"open {index}")
         return 0
     selected = list(CHAPTERS) if args.command == "report" else report.downstream(args.chapter)
     report.run_report(root, profile, selected, force=args.force)
+    return 0
+
+
+def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
+    """The search alone, or a chief and N workers; then the chapters that depend on it."""
+    from fmnist import report, train, tune
+
+    results = results_path(root, profile.shared.results_dir)
+    space = profile.sections["tuning"]
+    if args.workers < 0:
+        raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
+    if args.in_process or args.workers == 0:
+        train.seed_everything(profile.shared.seed)
+        tune.run_search(tune.prepare_search(results, profile.shared, space))
+        if args.in_process:  # one chief or worker of a distributed search: nothing more
+            return 0
+    else:
+        tune.prepare_search(results, profile.shared, space)  # applies `overwrite` once, here
+        command = [sys.executable, "-m", "fmnist", "--root", str(root), "tune", "--in-process",
+                   "--params", str(args.params), *sum((["--set", o] for o in args.overrides), []),
+                   "--set", "tuning.overwrite=false"]
+        try:
+            tune.launch_distributed(command, args.workers)
+        except RuntimeError as err:
+            raise report.ChapterFailed(f"the tuning search failed: {err}") from None
+    rows = tune.trial_rows(tune.prepare_search(results, profile.shared, space, overwrite=False)
+                           .tuner)
+    per_worker = {w: sum(r["worker"] == w for r in rows) for w in {r["worker"] for r in rows}}
+    print(f"search finished: {len(rows)} trials " + ", ".join(
+        f"{w}: {n}" for w, n in sorted(per_worker.items())))
+    if not args.no_report:
+        report.run_report(root, profile, report.downstream("tuning"), force=args.force)
     return 0
 
 

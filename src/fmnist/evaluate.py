@@ -200,3 +200,26 @@ def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, /, **record: A
     """Evaluate a Keras model (prediction in batches of 1,000, no progress output)."""
     return evaluate_predictor(lambda x: model.predict(x, batch_size=1000, verbose=0),
                               x_test, y_test, n_params=int(model.count_params()), **record)
+
+
+def load_model(results: str | Path, chapter: str):
+    """Reload a chapter's trained model, only from the project's own results folder.
+
+    Keras models load with `safe_mode=True` (no arbitrary code from lambdas); the logistic
+    regression is plain coefficients (no pickle).
+    """
+    from fmnist.paths import PathError
+    from fmnist.train import LogRegModel
+
+    results = Path(results).resolve()
+    folder = (results / chapter).resolve()
+    if not folder.is_relative_to(results) or folder == results:
+        raise PathError(f"chapter `{chapter}` points outside the results folder {results}.")
+    if (folder / "model.npz").is_file():
+        return LogRegModel.load(folder / "model.npz")
+    path = folder / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the `{chapter}` chapter first.")
+    import keras
+
+    return keras.saving.load_model(path, safe_mode=True)

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import socket
+import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from fmnist.params import TuningParams
 from fmnist.train import compile_model
 
 PROJECT = "search"
+TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
 SECONDS_FILE = "seconds.json"
 HP_NAMES = ("filters1", "filters2", "kernel1", "kernel2", "dense_units", "dropout",
             "learning_rate")
@@ -59,7 +64,8 @@ def _timed(base: type) -> type:
             start = time.perf_counter()
             out = super().run_trial(trial, *args, **kwargs)
             path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-            path.write_text(json.dumps({"seconds": time.perf_counter() - start}))
+            path.write_text(json.dumps({"seconds": time.perf_counter() - start,
+                                        "tuner_id": os.environ.get(TUNER_ID_VAR, "local")}))
             return out
 
     Timed.__name__ = f"Timed{base.__name__}"
@@ -103,10 +109,10 @@ def trial_rows(tuner) -> list[dict[str, Any]]:
         if trial.status != "COMPLETED" or trial.score is None:
             continue
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-        seconds = (json.loads(seconds_file.read_text())["seconds"] if seconds_file.is_file()
-                   else None)
+        timing = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
         rows.append({"trial": trial.trial_id, **trial.hyperparameters.values,
-                     "val_accuracy": float(trial.score), "seconds": seconds})
+                     "val_accuracy": float(trial.score), "seconds": timing.get("seconds"),
+                     "worker": timing.get("tuner_id")})
     return rows
 
 
@@ -128,3 +134,67 @@ def cnn_protocol(results: Path) -> dict[str, Any]:
     p = metrics["params"]
     return {"epochs": p["epochs"], "batch_size": p["batch_size"], "patience": p["patience"],
             "batch_norm": p["batch_norm"], "padding": p["padding"]}
+
+
+@dataclass
+class SearchSetup:
+    """Everything a search and the final retrain need, prepared the same way everywhere."""
+
+    tuner: Any
+    splits: Any
+    search_train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    protocol: dict[str, Any]
+    epochs: int
+
+
+def prepare_search(results: Path, shared, space: TuningParams,
+                   overwrite: bool | None = None) -> SearchSetup:
+    """Load the split, subset it for the search and build the resumable tuner."""
+    from fmnist import data
+
+    splits = data.load_splits(results, shared.data_dir)
+    protocol = cnn_protocol(results)
+    x_train = data.channels(splits.x_train)
+    search_train = data.stratified_subset(x_train, splits.y_train, space.search_subset,
+                                          shared.seed)
+    steps = -(-len(search_train[1]) // protocol["batch_size"]) * space.trial_epochs
+    fixed = {"batch_norm": protocol["batch_norm"], "padding": protocol["padding"]}
+    tuner = make_tuner(space, make_hypermodel(space, steps, fixed), results / "tuning",
+                       shared.seed, overwrite=overwrite,
+                       data_key=data.split_key(results) + str(protocol))
+    return SearchSetup(tuner=tuner, splits=splits, search_train=search_train,
+                       val=(data.channels(splits.x_val), splits.y_val), protocol=protocol,
+                       epochs=space.trial_epochs)
+
+
+def run_search(setup: SearchSetup, verbose: int = 2) -> None:
+    """Run or resume the prepared search (as chief, worker or alone, as the environment says)."""
+    search(setup.tuner, setup.search_train, setup.val, setup.epochs,
+           setup.protocol["batch_size"], verbose=verbose)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for the chief oracle."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
+                       port: int | None = None, timeout: float | None = None) -> None:
+    """Run `command` as one chief oracle and `workers` workers (KerasTuner's gRPC mode).
+
+    Every process runs the same search in the same results folder; the chief serves the
+    oracle and the workers train the trials it hands out.
+    """
+    env = {**os.environ, "KERASTUNER_ORACLE_IP": ip,
+           "KERASTUNER_ORACLE_PORT": str(port or free_port())}
+    chief = subprocess.Popen(command, env={**env, TUNER_ID_VAR: "chief"})
+    time.sleep(2)  # let the chief's server come up before workers ask it for trials
+    procs = [subprocess.Popen(command, env={**env, TUNER_ID_VAR: f"tuner{i}"})
+             for i in range(workers)]
+    codes = [p.wait(timeout=timeout) for p in procs]
+    chief_code = chief.wait(timeout=timeout)
+    if any(codes) or chief_code:
+        raise RuntimeError(f"distributed search failed: chief exit {chief_code}, workers {codes}")
