@@ -148,9 +148,12 @@ class SearchSetup:
     epochs: int
 
 
-def prepare_search(results: Path, shared, space: TuningParams,
-                   overwrite: bool | None = None) -> SearchSetup:
-    """Load the split, subset it for the search and build the resumable tuner."""
+def prepare_search(results: Path, shared, space: TuningParams, overwrite: bool | None = None,
+                   directory: Path | None = None) -> SearchSetup:
+    """Load the split, subset it for the search and build the resumable tuner.
+
+    The tuner's state goes to `directory` (default: the tuning chapter's `results/tuning`).
+    """
     from fmnist import data
 
     splits = data.load_splits(results, shared.data_dir)
@@ -160,7 +163,7 @@ def prepare_search(results: Path, shared, space: TuningParams,
                                           shared.seed)
     steps = -(-len(search_train[1]) // protocol["batch_size"]) * space.trial_epochs
     fixed = {"batch_norm": protocol["batch_norm"], "padding": protocol["padding"]}
-    tuner = make_tuner(space, make_hypermodel(space, steps, fixed), results / "tuning",
+    tuner = make_tuner(space, make_hypermodel(space, steps, fixed), directory or results / "tuning",
                        shared.seed, overwrite=overwrite,
                        data_key=data.split_key(results) + str(protocol))
     return SearchSetup(tuner=tuner, splits=splits, search_train=search_train,
