@@ -60,7 +60,8 @@ def results_table(results: Path) -> pd.DataFrame:
 
 def references_table() -> pd.DataFrame:
     """Published reference figures (not run here)."""
-    return pd.DataFrame(REFERENCES).rename(columns={"accuracy_pct": "published accuracy (%)"})
+    table = pd.DataFrame(REFERENCES).rename(columns={"accuracy_pct": "published accuracy (%)"})
+    return table.set_index(["source", "model"])
 
 
 def available(results: Path) -> dict[str, dict[str, Any]]:
@@ -87,6 +88,11 @@ def mcnemar_table(results: Path) -> pd.DataFrame:
         p = mcnemar(correct[a], correct[b])["p_value"]
         table.loc[a, b] = table.loc[b, a] = p
     return table
+
+
+def format_pvalues(table: pd.DataFrame) -> pd.DataFrame:
+    """p-values as text: '< 0.0001' for tiny ones, four decimals otherwise, '—' on the diagonal."""
+    return table.map(lambda p: "—" if pd.isna(p) else "< 0.0001" if p < 1e-4 else f"{p:.4f}")
 
 
 def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, int]]:
