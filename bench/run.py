@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -38,14 +39,17 @@ def run_report(params: str) -> dict:
     """The full default report, forced; figures read from the files it wrote."""
     from fmnist.params import load_profile
 
+    profile = load_profile(ROOT / params)
+    results = ROOT / profile.shared.results_dir
+    # A cold run: without this the forced tuning chapter would resume its finished search.
+    for folder in (results / "tuning").glob("search-*"):
+        shutil.rmtree(folder)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "fmnist", "report", "--force", "--params", params],
                           cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"the report failed (exit {proc.returncode})")
-    profile = load_profile(ROOT / params)
-    results = ROOT / profile.shared.results_dir
     run = json.loads((results / "run.json").read_text())
     models = {}
     for slug, key in MODELS.items():

@@ -113,7 +113,8 @@ def test_rerunning_gives_identical_numbers(quick_project):
 def test_a_killed_report_completes_on_rerun(quick_project):
     proc = subprocess.Popen([sys.executable, "-m", "fmnist", "run", "data", "--force", "--params",
                              "params/quick.yaml"], cwd=quick_project, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert "running" in proc.stdout.readline()
     time.sleep(4)  # inside the data chapter's kernel
     os.killpg(proc.pid, signal.SIGKILL)

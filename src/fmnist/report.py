@@ -40,6 +40,11 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 }
 
 
+def say(message: str) -> None:
+    """Progress for the terminal, flushed at once (also when piped to a log)."""
+    print(message, flush=True)
+
+
 class ChapterFailed(RuntimeError):
     """A chapter raised; the message names it, the failing cell and the kept notebook."""
 
@@ -132,8 +137,7 @@ def append_run_note(path: Path, seconds: float, profile: Profile) -> None:
     nbformat.write(nb, path)
 
 
-def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path,
-                    log: Callable[[str], None] = print) -> float:
+def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) -> float:
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
 
@@ -160,7 +164,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path,
 
 
 def run_chapters(root: Path, profile: Profile, selected: list[str], force: bool = False,
-                 log: Callable[[str], None] = print) -> dict[str, float]:
+                 log: Callable[[str], None] = say) -> dict[str, float]:
     """Execute the selected chapters in order, skipping fresh ones unless `force`."""
     results = paths.results_path(root, profile.shared.results_dir)
     timings: dict[str, float] = {}
@@ -171,24 +175,30 @@ def run_chapters(root: Path, profile: Profile, selected: list[str], force: bool 
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
             continue
         log(f"{prefix} running {ch.notebook} ...")
-        timings[ch.slug] = execute_chapter(root, profile, ch, results, log)
+        timings[ch.slug] = execute_chapter(root, profile, ch, results)
         log(f"{prefix} done in {timings[ch.slug]:.1f} s")
     return timings
 
 
 def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
-                     total: float) -> None:
-    """Record the run's metadata for the intro page and the benchmark."""
+                     wall: float) -> None:
+    """Record the run's metadata for the intro page and the benchmark.
+
+    Chapters that were up to date keep the seconds of the run that produced them, so
+    `total_seconds` is what producing the current results took.
+    """
     previous = {}
     if (results / RUN_FILE).is_file():
         previous = json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
+    seconds = {**previous, **timings}
     record = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "profile": profile.name,
         "params_hash": profile.digest(),
         "params": profile.as_dict(),
-        "chapter_seconds": {**previous, **timings},
-        "total_seconds": total,
+        "chapter_seconds": seconds,
+        "total_seconds": sum(seconds.values()),
+        "last_invocation_seconds": wall,
         "versions": versions(),
     }
     atomic_write_text(results / RUN_FILE, json.dumps(record, indent=2))
@@ -207,7 +217,8 @@ def summary_markdown(results: Path) -> str:
     return (to_markdown(table) + "\n\n"
             f"| run | |\n|---|---|\n| date | {run['date']} |\n| profile | `{run['profile']}` |\n"
             f"| parameters hash | `{run['params_hash']}` |\n| packages | {pkgs} |\n"
-            f"| CPU | {v['machine']} |\n| total time | {run['total_seconds']:.0f} s |\n")
+            f"| CPU | {v['machine']} |\n"
+            f"| total time | {run['total_seconds']:.0f} s (all chapters) |\n")
 
 
 # The `jupyter-book` console script of this interpreter's environment, whatever PATH says.
@@ -254,7 +265,7 @@ def build_site(root: Path, results: Path, strict: bool = True) -> Path:
 
 
 def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
-               force: bool = False, log: Callable[[str], None] = print) -> Path:
+               force: bool = False, log: Callable[[str], None] = say) -> Path:
     """Execute the selected chapters (all by default), record the run and build the site."""
     start = time.perf_counter()
     results = paths.results_path(root, profile.shared.results_dir)
