@@ -84,3 +84,16 @@ def test_a_failed_build_leaves_the_previous_site(tmp_path):
     with pytest.raises(report.ChapterFailed, match="previous site is untouched"):
         report.build_site(root, root / "results")
     assert (site / "index.html").read_text() == "previous"
+
+
+def test_tuning_depends_on_the_cnn_protocol_only(tmp_path):
+    results = tmp_path / "results"
+    (results / "cnn").mkdir(parents=True)
+    def write_cnn(**params):
+        base = {"epochs": 12, "batch_size": 128, "patience": 3, "batch_norm": False,
+                "padding": "valid", "filters": [32, 64]}
+        (results / "cnn" / "metrics.json").write_text(json.dumps({"params": {**base, **params}}))
+        return report.chapter_inputs("tuning", results)
+    first = write_cnn()
+    assert write_cnn(filters=[64, 64]) == first, "the CNN's own architecture is irrelevant"
+    assert write_cnn(epochs=20) != first, "the shared training budget matters"

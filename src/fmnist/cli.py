@@ -82,8 +82,11 @@ def dispatch(args: argparse.Namespace) -> int:
         index = report.build_site(root, results_path(root, profile.shared.results_dir))
         print(f"open {index}")
         return 0
-    selected = list(CHAPTERS) if args.command == "report" else report.downstream(args.chapter)
-    report.run_report(root, profile, selected, force=args.force)
+    if args.command == "report":
+        report.run_report(root, profile, list(CHAPTERS), force=args.force)
+    else:  # the named chapter always reruns; those after it only where their inputs changed
+        report.run_report(root, profile, report.downstream(args.chapter),
+                          force=args.force or [args.chapter])
     return 0
 
 

@@ -215,6 +215,12 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int
 
 
 def split_key(results_dir: str | Path) -> str:
-    """A short hash of the data chapter's split: what a resumable search must agree on."""
+    """A short hash of the data chapter's split (its indices and source, not the file's bytes)."""
     path = Path(results_dir) / "data" / SPLIT_FILE
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "none"
+    if not path.is_file():
+        return "none"
+    digest = hashlib.sha256()
+    with np.load(path) as saved:
+        for name in ("train", "val"):
+            digest.update(np.ascontiguousarray(saved[name]).tobytes())
+    return digest.hexdigest()[:12]

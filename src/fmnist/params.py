@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+# The CNN chapter's training protocol, which the tuning chapter's final retrain reuses.
+PROTOCOL_KEYS: tuple[str, ...] = ("epochs", "batch_size", "patience", "batch_norm", "padding")
 CHAPTERS: tuple[str, ...] = ("data", "baseline", "dense", "cnn", "tuning", "comparison")
 MAX_TRAIN = 60_000
 

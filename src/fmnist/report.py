@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fmnist import paths
-from fmnist.evaluate import atomic_write_text, machine_description, versions
-from fmnist.params import CHAPTERS, Profile
+from fmnist.evaluate import METRICS_FILE, atomic_write_text, machine_description, versions
+from fmnist.params import CHAPTERS, PROTOCOL_KEYS, Profile
 
 STAMP_FILE = "stamp.json"
 RUN_FILE = "run.json"
@@ -90,10 +91,34 @@ def code_hash() -> str:
     return _hash_files(Path(__file__).parent.glob("*.py"))
 
 
+def chapter_inputs(slug: str, results: Path) -> dict[str, Any]:
+    """What a chapter reads from the chapters before it, as content, not file bytes.
+
+    Model chapters read the data split; the tuning chapter also the CNN chapter's training
+    protocol (not the rest of its results); the comparison reads every model's metrics.
+    """
+    from fmnist.data import split_key
+
+    if slug == "data":
+        return {}
+    if slug == "comparison":
+        return {dep: _file_digest(results / dep / METRICS_FILE) for dep in DEPENDS_ON[slug]}
+    inputs: dict[str, Any] = {"split": split_key(results)}
+    if slug == "tuning":
+        cnn = results / "cnn" / METRICS_FILE
+        cnn_params = json.loads(cnn.read_text())["params"] if cnn.is_file() else {}
+        inputs["cnn_protocol"] = {k: cnn_params.get(k) for k in PROTOCOL_KEYS}
+    return inputs
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
 def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> str:
     """What a chapter's output depends on: its parameters, notebook, the code and its inputs."""
-    upstream = [_read_stamp(results / dep) or "missing" for dep in DEPENDS_ON[ch.slug]]
-    blob = json.dumps({"params": profile.chapter(ch.slug), "upstream": upstream,
+    blob = json.dumps({"params": profile.chapter(ch.slug),
+                       "inputs": chapter_inputs(ch.slug, results),
                        "notebook": _hash_files([root / "book" / ch.notebook]),
                        "code": code_hash()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -163,15 +188,20 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     return seconds
 
 
-def run_chapters(root: Path, profile: Profile, selected: list[str], force: bool = False,
+def run_chapters(root: Path, profile: Profile, selected: list[str],
+                 force: bool | Iterable[str] = False,
                  log: Callable[[str], None] = say) -> dict[str, float]:
-    """Execute the selected chapters in order, skipping fresh ones unless `force`."""
+    """Execute the selected chapters in order, skipping fresh ones.
+
+    `force` is True (rerun all selected) or the chapters to rerun even when fresh.
+    """
     results = paths.results_path(root, profile.shared.results_dir)
     timings: dict[str, float] = {}
     todo = [ch for ch in chapters() if ch.slug in selected]
     for i, ch in enumerate(todo, start=1):
         prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
-        if not force and is_fresh(root, profile, ch, results):
+        forced = force is True or (force is not False and ch.slug in force)
+        if not forced and is_fresh(root, profile, ch, results):
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
             continue
         log(f"{prefix} running {ch.notebook} ...")
@@ -265,7 +295,7 @@ def build_site(root: Path, results: Path, strict: bool = True) -> Path:
 
 
 def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
-               force: bool = False, log: Callable[[str], None] = say) -> Path:
+               force: bool | Iterable[str] = False, log: Callable[[str], None] = say) -> Path:
     """Execute the selected chapters (all by default), record the run and build the site."""
     start = time.perf_counter()
     results = paths.results_path(root, profile.shared.results_dir)

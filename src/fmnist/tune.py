@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from fmnist.models import build_cnn
-from fmnist.params import TuningParams
+from fmnist.params import PROTOCOL_KEYS, TuningParams
 from fmnist.train import compile_model
 
 PROJECT = "search"
@@ -131,9 +131,7 @@ def cnn_protocol(results: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{results / 'cnn' / 'metrics.json'} not found: the tuned CNN is "
                                 "retrained with the CNN chapter's protocol, so run that chapter "
                                 "first (`fmnist run cnn`).")
-    p = metrics["params"]
-    return {"epochs": p["epochs"], "batch_size": p["batch_size"], "patience": p["patience"],
-            "batch_norm": p["batch_norm"], "padding": p["padding"]}
+    return {key: metrics["params"][key] for key in PROTOCOL_KEYS}
 
 
 @dataclass
