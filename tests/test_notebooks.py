@@ -39,8 +39,8 @@ def test_one_parameters_cell_with_schema_defaults(path):
     assert len(cells) == 1
     values = {}
     for node in ast.parse(cells[0].source).body:
-        assert isinstance(node, ast.Assign), "the parameters cell holds assignments only"
-        values[node.targets[0].id] = ast.literal_eval(node.value)
+        assert isinstance(node, ast.AnnAssign), "the parameters cell holds typed assignments only"
+        values[node.target.id] = ast.literal_eval(node.value)
     expected = {**dataclasses.asdict(params.SharedParams()),
                 **dataclasses.asdict(params.SCHEMAS[slug]())}
     assert values == expected
