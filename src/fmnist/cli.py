@@ -1,4 +1,4 @@
-"""The `fmnist` command: argument parsing only; the work is done in `report`."""
+"""The `fmnist` command: argument parsing and dispatch; the work is done in `report` and `tune`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The command line: report, run, build, data."""
+    """The command line: report, run, tune, data, build, publish."""
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None,
                         help="project folder (default: found from the current folder)")
