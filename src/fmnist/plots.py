@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith("module://") else None
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fmnist.data import CLASS_NAMES  # noqa: E402
+from fmnist.data import CLASS_NAMES
 
 
 def save(fig: plt.Figure, folder: str | Path | None, name: str) -> plt.Figure:
