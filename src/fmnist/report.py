@@ -274,6 +274,8 @@ def build_site(root: Path, results: Path, strict: bool = True) -> Path:
     """Build the HTML in a temporary folder, then swap it into `_build/html` in one rename."""
     build_dir = root / "_build"
     build_dir.mkdir(exist_ok=True)
+    for leftover in build_dir.glob(".stage-*"):  # from a build that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=build_dir, prefix=".stage-") as tmp:
         stage, out = Path(tmp) / "src", Path(tmp) / "out"
         stage.mkdir()
