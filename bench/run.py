@@ -210,6 +210,11 @@ def markdown(result: dict) -> str:
     if replica and replica.get("complete"):
         notes.append(f"Original procedure, whole: {replica['total_seconds'] / 60:.1f} min. "
                      "Tuned-CNN times include the search.")
+    elif replica:
+        notes.append("The original procedure's run was stopped before its tuned CNN "
+                     "(`seed_replica.stopped` in latest.json says where).")
+    notes.append("The original procedure trains on all 60,000 training images; this study on "
+                 "54,000, holding 6,000 out for validation.")
     notes.append("Command: `python bench/run.py` (see `bench/results/latest.json`).")
     return "\n".join(lines) + "\n" + " ".join(notes) + "\n"
 
