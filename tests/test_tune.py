@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,7 +31,15 @@ def test_same_seed_gives_the_same_sequence_of_configurations(tmp_path):
 
 
 def completed(directory: Path) -> list[Path]:
-    return sorted(directory.glob(f"{tune.PROJECT}-*/trial_*/{tune.SECONDS_FILE}"))
+    """Timing files of the trials the oracle has saved as ended (its own record of progress)."""
+    done = []
+    for oracle_json in directory.glob(f"{tune.PROJECT}-*/oracle.json"):
+        try:
+            ended = json.loads(oracle_json.read_text())["end_order"]
+        except (ValueError, KeyError):  # being written at this moment
+            continue
+        done += [oracle_json.parent / f"trial_{t}" / tune.SECONDS_FILE for t in ended]
+    return sorted(done)
 
 
 def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
