@@ -76,11 +76,6 @@ def fit_keras(
     return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best)
 
 
-def count_params(model) -> int:
-    """Trainable and non-trainable parameters of a Keras model."""
-    return int(model.count_params())
-
-
 def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[
         np.ndarray, float]:
     """Predict `x` once and return the predictions and the milliseconds per 1,000 images."""
