@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from fmnist.data import DataError, load_dataset
@@ -100,7 +101,8 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
     if args.in_process or args.workers == 0:
         train.seed_everything(profile.shared.seed)
-        tune.run_search(tune.prepare_search(results, profile.shared, space))
+        setup = tune.prepare_search(results, profile.shared, space)
+        tune.run_search(setup)
         if args.in_process:  # one chief or worker of a distributed search: nothing more
             return 0
     else:
@@ -112,10 +114,10 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
             tune.launch_distributed(command, args.workers)
         except RuntimeError as err:
             raise report.ChapterFailed(f"the tuning search failed: {err}") from None
-    rows = tune.trial_rows(tune.prepare_search(results, profile.shared, space, overwrite=False)
-                           .tuner)
-    per_worker = {w: sum(r["worker"] == w for r in rows) for w in {r["worker"] for r in rows}}
-    print(f"search finished: {len(rows)} trials " + ", ".join(
+        # Reload: the trials were recorded on disk by the chief, not in this process.
+        setup = tune.prepare_search(results, profile.shared, space, overwrite=False)
+    per_worker = Counter(row["worker"] for row in tune.trial_rows(setup.tuner))
+    print(f"search finished: {sum(per_worker.values())} trials " + ", ".join(
         f"{w}: {n}" for w, n in sorted(per_worker.items())))
     if not args.no_report:
         report.run_report(root, profile, report.downstream("tuning"), force=args.force)
