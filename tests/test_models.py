@@ -29,6 +29,27 @@ def test_builders_have_the_requested_shapes():
     assert "bn1" in [layer.name for layer in cnn.layers]
 
 
+def macs_from_layers(model) -> int:
+    """Multiply-accumulates counted from the built model's own layer shapes."""
+    total = 0
+    for layer in model.layers:
+        if layer.__class__.__name__ in ("Conv2D", "Dense"):
+            kernel = layer.kernel.shape  # (k, k, c_in, c_out) or (n_in, n_out)
+            spatial = int(np.prod(layer.output.shape[1:-1])) if len(kernel) == 4 else 1
+            total += spatial * int(np.prod(kernel))
+    return total
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"filters": [128, 32], "kernel_size": [5, 3]},
+                                    {"filters": [8, 16], "dense_units": 64, "padding": "same"}])
+def test_cnn_macs_matches_the_built_model(kwargs):
+    assert models.cnn_macs(**kwargs) == macs_from_layers(models.build_cnn(**kwargs))
+
+
+def test_cnn_macs_grows_with_the_filters():
+    assert models.cnn_macs([32, 64]) < models.cnn_macs([64, 64]) < models.cnn_macs([128, 64])
+
+
 @pytest.mark.parametrize("kind", ["dense", "cnn"])
 def test_tiny_network_learns_and_early_stopping_restores_best(kind):
     x, y = blobs()

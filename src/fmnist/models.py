@@ -54,3 +54,23 @@ def build_cnn(
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+def cnn_macs(
+    filters: Sequence[int] = (32, 64),
+    kernel_size: Sequence[int] = (3, 3),
+    dense_units: int = 128,
+    padding: str = "valid",
+) -> int:
+    """Multiply-accumulates of one forward pass of `build_cnn(...)` for one image.
+
+    A deterministic stand-in for training cost (the convolutions dominate it on a CPU), so a
+    choice that weighs cost never depends on noisy timings.
+    """
+    size, channels, macs = IMAGE_SHAPE[0], IMAGE_SHAPE[2], 0
+    for f, k in zip(filters, kernel_size, strict=True):
+        out = size if padding == "same" else size - k + 1
+        macs += out * out * k * k * channels * f
+        size, channels = out // 2, f
+    flat = size * size * channels
+    return macs + flat * dense_units + dense_units * N_CLASSES

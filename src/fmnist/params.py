@@ -154,6 +154,9 @@ class TuningParams:
                                         and v[2] > 0, "[min, max, step] with 0 <= min <= max < 1")
     lr_choices: list[float] = _param([1e-3, 5e-4], "learning rates", _all_positive,
                                      "a non-empty list of numbers > 0")
+    selection: str = _param("one_se", "which trial is retrained: the best, or the cheapest "
+                            "within one standard error of the best (one_se)",
+                            lambda v: v in ("best", "one_se"), "best or one_se")
     overwrite: bool = _param(False, "start the search afresh instead of resuming")
 
 

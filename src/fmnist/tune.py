@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist.models import build_cnn
+from fmnist.models import build_cnn, cnn_macs
 from fmnist.params import PROTOCOL_KEYS, TuningParams
 from fmnist.train import compile_model
 
@@ -76,7 +76,9 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
     """A search's folder name: same space, seed and data resume it; anything else starts anew."""
     from fmnist.params import params_hash
 
-    values = {k: v for k, v in dataclasses.asdict(space).items() if k != "overwrite"}
+    # Keys that do not change which trials are run leave the search's folder alone.
+    values = {k: v for k, v in dataclasses.asdict(space).items()
+              if k not in ("overwrite", "selection")}
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
@@ -89,10 +91,17 @@ def make_tuner(space: TuningParams, hypermodel: Callable, directory: Path, seed:
               "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
     if space.algorithm == "hyperband":
-        return _timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=3,
+        # Factor 2, not KerasTuner's 3: with a budget of a few epochs per configuration, factor 3
+        # leaves one bracket, i.e. a random search without successive halving.
+        return _timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=2,
                                     hyperband_iterations=1, **common)
-    base = kt.RandomSearch if space.algorithm == "random" else kt.BayesianOptimization
-    return _timed(base)(hypermodel, max_trials=space.max_trials, **common)
+    if space.algorithm == "bayesian":
+        # KerasTuner's default starts with 3 random points per hyperparameter (21 here), more
+        # than a small budget has: half the trials explore, the rest follow the Gaussian process.
+        return _timed(kt.BayesianOptimization)(hypermodel, max_trials=space.max_trials,
+                                               num_initial_points=-(-space.max_trials // 2),
+                                               **common)
+    return _timed(kt.RandomSearch)(hypermodel, max_trials=space.max_trials, **common)
 
 
 def search(tuner, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
@@ -102,24 +111,51 @@ def search(tuner, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, n
                  verbose=verbose)
 
 
-def trial_rows(tuner) -> list[dict[str, Any]]:
-    """Every finished trial: its hyperparameters, validation accuracy and seconds, in order."""
+def trial_rows(tuner, padding: str = "valid") -> list[dict[str, Any]]:
+    """Every finished trial: hyperparameters, validation accuracy, seconds and cost, in order.
+
+    `mmacs` is the configuration's forward-pass cost per image in millions of multiply-accumulates
+    (with the CNN protocol's `padding`).
+    """
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         if trial.status != "COMPLETED" or trial.score is None:
             continue
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
         timing = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
-        rows.append({"trial": trial.trial_id, **trial.hyperparameters.values,
-                     "val_accuracy": float(trial.score), "seconds": timing.get("seconds"),
+        hp = trial.hyperparameters.values
+        macs = cnn_macs([hp["filters1"], hp["filters2"]], [hp["kernel1"], hp["kernel2"]],
+                        hp["dense_units"], padding)
+        rows.append({"trial": trial.trial_id, **hp, "val_accuracy": float(trial.score),
+                     "mmacs": round(macs / 1e6, 2), "seconds": timing.get("seconds"),
                      "worker": timing.get("tuner_id")})
     return rows
 
 
-def best_kwargs(tuner, space: TuningParams) -> tuple[dict[str, Any], float]:
-    """The best trial's `build_cnn` keyword arguments and learning rate."""
-    hp = tuner.get_best_hyperparameters(1)[0]
-    return sample_cnn_kwargs(hp, space)
+def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -> dict[str, Any]:
+    """The trial to retrain: the best by validation accuracy, or under `one_se` the cheapest
+    (fewest multiply-accumulates) among those within one standard error of the best.
+
+    The one-standard-error rule (Breiman et al., 1984) prefers the cheaper of configurations the
+    validation split cannot tell apart; the standard error is the binomial one of the best
+    accuracy on `n_val` images. Ties go to the higher accuracy, then the earlier trial.
+    """
+    if not rows:
+        raise ValueError("no finished trials to choose from: run the search first")
+    best = max(rows, key=lambda r: r["val_accuracy"])
+    if rule == "best":
+        return best
+    if rule != "one_se":
+        raise ValueError(f"unknown selection rule {rule!r}: use 'best' or 'one_se'")
+    p = best["val_accuracy"]
+    floor = p - float(np.sqrt(p * (1 - p) / n_val))
+    close = [r for r in rows if r["val_accuracy"] >= floor]
+    return min(close, key=lambda r: (r["mmacs"], -r["val_accuracy"], rows.index(r)))
+
+
+def trial_kwargs(tuner, trial_id: str, space: TuningParams) -> tuple[dict[str, Any], float]:
+    """One trial's `build_cnn` keyword arguments and learning rate."""
+    return sample_cnn_kwargs(tuner.oracle.trials[trial_id].hyperparameters, space)
 
 
 def cnn_protocol(results: Path) -> dict[str, Any]:
