@@ -8,6 +8,9 @@ Dense 128, dropout 0.3 (Adam, 10 epochs, batch 128); a 5-trial random search of 
 32 with validation_split=0.2 over its space, and a 10-epoch retrain of the best model at batch 32.
 Like the original, it trains on all 60,000 training images in float64 and tests on the test set.
 
+The replica's search takes hours here, so it resumes: a rerun keeps the replica models already in
+latest.json and the finished trials in results/.replica_tuner/ (`--fresh` retrains everything).
+
 Usage: python bench/run.py [--part report|replica|all|table] [--params params/default.yaml]
 Writes bench/results/latest.json and bench/results/latest.md, and the README's results table.
 """
@@ -108,9 +111,16 @@ def _fit_timed(model, x, y, epochs, batch_size, **kw) -> float:
     return time.perf_counter() - start
 
 
-def replica_search(x_train, y_train, x_test, y_test, directory: Path) -> tuple[dict, dict]:
-    """The original's 5-trial random search (5 epochs, batch 32) and 10-epoch retrain."""
+def replica_search(x_train, y_train, x_test, y_test, directory: Path,
+                   save=lambda partial: None) -> dict:
+    """The original's 5-trial random search (5 epochs, batch 32) and 10-epoch retrain.
+
+    The search resumes from `directory` (it can take hours here); its time is the sum of the
+    trials' own wall times, and `save` records each finished trial as it lands.
+    """
     import keras_tuner as kt
+
+    from fmnist import tune
 
     def build(hp):
         model = _original_cnn(hp.Choice("filters1", [32, 64, 128]),
@@ -122,20 +132,54 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path) -> tuple[d
                       metrics=["accuracy"])
         return model
 
-    tuner = kt.RandomSearch(build, objective="val_accuracy", max_trials=5, seed=0,
-                            directory=str(directory), project_name="replica", overwrite=True)
-    start = time.perf_counter()
+    class Progress(tune._timed(kt.RandomSearch)):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            save({"trials": trials(self)})
+
+    def trials(tuner) -> list[dict]:
+        rows = []
+        for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+            timing = Path(tuner.get_trial_dir(trial.trial_id)) / tune.SECONDS_FILE
+            if trial.score is not None and timing.is_file():
+                rows.append({**trial.hyperparameters.values, "val_accuracy": trial.score,
+                             "seconds": json.loads(timing.read_text())["seconds"]})
+        return rows
+
+    tuner = Progress(build, objective="val_accuracy", max_trials=5, seed=0,
+                     directory=str(directory), project_name="replica", overwrite=False)
     tuner.search(x_train, y_train, epochs=5, batch_size=32, validation_split=0.2, verbose=2)
-    search_seconds = time.perf_counter() - start
+    done = trials(tuner)
+    search_seconds = sum(t["seconds"] for t in done)
     best = build(tuner.get_best_hyperparameters(1)[0])
     retrain = _fit_timed(best, x_train, y_train, 10, 32)
-    tuned = {"accuracy": _accuracy(best, x_test, y_test), "train_seconds": retrain,
-             "search_seconds": search_seconds}
-    return tuned, {"search_seconds": search_seconds}
+    return {"accuracy": _accuracy(best, x_test, y_test), "train_seconds": retrain,
+            "search_seconds": search_seconds, "trials": done}
 
 
-def run_replica(save=lambda partial: None) -> dict:
-    """The original study's whole procedure on this machine; `save` records each step."""
+def _replica_dense(x_train, y_train, x_test, y_test) -> dict:
+    import keras
+
+    dense = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    x_train, x_test = x_train.reshape(-1, 784), x_test.reshape(-1, 784)
+    seconds = _fit_timed(dense, x_train, y_train, 10, 128)
+    return {"accuracy": _accuracy(dense, x_test, y_test), "train_seconds": seconds}
+
+
+def _replica_cnn(x_train, y_train, x_test, y_test) -> dict:
+    cnn = _original_cnn()
+    seconds = _fit_timed(cnn, x_train[..., None], y_train, 10, 128)
+    return {"accuracy": _accuracy(cnn, x_test[..., None], y_test), "train_seconds": seconds}
+
+
+def run_replica(save=lambda partial: None, measured: dict | None = None) -> dict:
+    """The original study's whole procedure on this machine; `save` records each step.
+
+    Models already in `measured` (a previous run's figures, same machine) are not retrained,
+    so a run stopped in the hours-long search resumes there.
+    """
     import keras
 
     from fmnist.data import load_dataset
@@ -144,28 +188,20 @@ def run_replica(save=lambda partial: None) -> dict:
     ds = load_dataset()
     # float64 in [0, 1], as the original fed its models.
     x_train, x_test = ds.x_train.astype(np.float64) / 255.0, ds.x_test.astype(np.float64) / 255.0
-    start = time.perf_counter()
-    models = {"logreg": replica_logreg(x_train, ds.y_train, x_test, ds.y_test)}
-    print("replica logreg", models["logreg"], flush=True)
-    save({"models": models, "complete": False})
-    dense = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    xf_train, xf_test = x_train.reshape(-1, 784), x_test.reshape(-1, 784)
-    seconds = _fit_timed(dense, xf_train, ds.y_train, 10, 128)
-    models["dense"] = {"accuracy": _accuracy(dense, xf_test, ds.y_test), "train_seconds": seconds}
-    print("replica dense", models["dense"], flush=True)
-    save({"models": models, "complete": False})
-    xc_train, xc_test = x_train[..., None], x_test[..., None]
-    cnn = _original_cnn()
-    seconds = _fit_timed(cnn, xc_train, ds.y_train, 10, 128)
-    models["cnn"] = {"accuracy": _accuracy(cnn, xc_test, ds.y_test), "train_seconds": seconds}
-    print("replica cnn", models["cnn"], flush=True)
-    save({"models": models, "complete": False})
-    models["tuned_cnn"], _ = replica_search(xc_train, ds.y_train, xc_test, ds.y_test,
-                                            OUT / ".replica_tuner")
+    models = {k: v for k, v in (measured or {}).items() if k != "tuned_cnn"}
+    for key, fit in (("logreg", replica_logreg), ("dense", _replica_dense),
+                     ("cnn", _replica_cnn)):
+        if key not in models:
+            models[key] = fit(x_train, ds.y_train, x_test, ds.y_test)
+            print("replica", key, models[key], flush=True)
+            save({"models": models, "complete": False})
+    models["tuned_cnn"] = replica_search(
+        x_train[..., None], ds.y_train, x_test[..., None], ds.y_test, OUT / ".replica_tuner",
+        lambda part: save({"models": models, "tuned_cnn_search": part, "complete": False}))
     print("replica tuned", models["tuned_cnn"], flush=True)
-    return {"models": models, "total_seconds": time.perf_counter() - start, "complete": True}
+    # Summed from the parts, so a search resumed in a later run still counts once.
+    total = sum(m["train_seconds"] + m.get("search_seconds", 0) for m in models.values())
+    return {"models": models, "total_seconds": total, "complete": True}
 
 
 def machine() -> dict:
@@ -233,6 +269,8 @@ def main() -> None:
     parser.add_argument("--part", choices=["report", "replica", "all", "table"], default="all",
                         help="what to measure; `table` only re-renders the saved figures")
     parser.add_argument("--params", default="params/default.yaml")
+    parser.add_argument("--fresh", action="store_true",
+                        help="replica: retrain every model instead of keeping measured ones")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     latest = OUT / "latest.json"
@@ -246,7 +284,8 @@ def main() -> None:
         def save(partial: dict) -> None:
             latest.write_text(json.dumps({**result, "seed_replica": partial}, indent=2))
 
-        result["seed_replica"] = run_replica(save)
+        previous = {} if args.fresh else result.get("seed_replica", {}).get("models", {})
+        result["seed_replica"] = run_replica(save, previous)
     latest.write_text(json.dumps(result, indent=2))
     table = markdown(result)
     (OUT / "latest.md").write_text(table)
