@@ -102,7 +102,7 @@ class DenseParams:
                                   "a number > 0")
     epochs: int = _param(30, "maximum epochs (early stopping on validation loss)", _positive,
                          "an integer > 0")
-    batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
+    batch_size: int = _param(256, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
                            lambda v: v >= 0, "an integer >= 0")
 
@@ -119,7 +119,7 @@ class CnnParams:
     dense_units: int = _param(128, "units of the dense layer", _positive, "an integer > 0")
     dropout: float = _param(0.3, "dropout before the output layer", _fraction,
                             "a number in [0, 1)")
-    batch_norm: bool = _param(False, "batch normalisation after each convolution")
+    batch_norm: bool = _param(True, "batch normalisation after each convolution")
     padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
                           "valid or same")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
@@ -135,11 +135,13 @@ class CnnParams:
 class TuningParams:
     """A KerasTuner search over the CNN's space; the winner is retrained with the CNN protocol."""
 
-    algorithm: str = _param("random", "tuner algorithm",
+    algorithm: str = _param("hyperband", "tuner algorithm",
                             lambda v: v in ("random", "hyperband", "bayesian"),
                             "random, hyperband or bayesian")
-    max_trials: int = _param(5, "configurations tried", _positive, "an integer > 0")
-    trial_epochs: int = _param(2, "epochs per trial", _positive, "an integer > 0")
+    max_trials: int = _param(5, "configurations tried (random, bayesian; Hyperband sizes its own "
+                             "brackets)", _positive, "an integer > 0")
+    trial_epochs: int = _param(2, "epochs per trial (Hyperband: the most a configuration gets)",
+                               _positive, "an integer > 0")
     search_subset: int | None = _param(10_000, "training images used during the search",
                                        lambda v: v is None or 100 <= v <= MAX_TRAIN,
                                        f"null or an integer in [100, {MAX_TRAIN}]")
