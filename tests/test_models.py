@@ -67,6 +67,23 @@ def test_tiny_network_learns_and_early_stopping_restores_best(kind):
     assert 1 <= fit.best_epoch <= len(fit.history["loss"])
 
 
+def test_batch_norm_statistics_settle_within_a_short_tuning_trial():
+    # Inference uses the moving statistics. After 30 steps, Keras' default momentum (0.99) would
+    # leave them about 74 % of the way from their initial values (0, 1) to the data's.
+    import keras
+
+    x, y = blobs(320)
+    x = x[..., None]
+    train.seed_everything(0)
+    model = models.build_cnn(filters=[4, 8], dense_units=16, batch_norm=True)
+    train.fit_keras(model, (x, y), (x, y), epochs=3, batch_size=32, learning_rate=1e-3,
+                    patience=3, verbose=0)
+    conv = keras.Model(model.input, model.get_layer("conv1").output)
+    actual = np.asarray(conv(x)).mean(axis=(0, 1, 2))
+    moving = np.asarray(model.get_layer("bn1").moving_mean)
+    assert np.allclose(moving, actual, rtol=0.15, atol=0.01)
+
+
 def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
     x, y = blobs(400)
     xv, yv = blobs(200, seed=1)

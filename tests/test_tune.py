@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_search import run
+from tiny_search import SPACE, run
 
-from fmnist import tune
+from fmnist import models, tune
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -28,6 +28,21 @@ def test_same_seed_gives_the_same_sequence_of_configurations(tmp_path):
     second = configs(run(tmp_path / "b", 3, seed=11))
     assert len(first) == 3 and first == second
     assert configs(run(tmp_path / "c", 3, seed=12)) != first
+
+
+@pytest.mark.parametrize("algorithm", ["hyperband", "bayesian"])
+def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
+    # Hyperband with 2 epochs at most and factor 2: two brackets, four configurations, one of
+    # them continued to its second epoch (a fifth trial). Bayesian: 2 random trials, then 1 guided.
+    first = run(tmp_path / "a", 3, seed=5, algorithm=algorithm, trial_epochs=2)
+    rows = tune.trial_rows(first)
+    assert len(rows) == (5 if algorithm == "hyperband" else 3)
+    assert configs(run(tmp_path / "b", 3, seed=5, algorithm=algorithm, trial_epochs=2)) == \
+        configs(first)
+    chosen = tune.select_trial(rows, n_val=32)
+    kwargs, lr = tune.trial_kwargs(first, chosen["trial"], SPACE)
+    assert models.cnn_macs(**kwargs) / 1e6 == pytest.approx(chosen["mmacs"], abs=0.01)
+    assert models.build_cnn(**kwargs).output_shape == (None, 10) and lr in SPACE.lr_choices
 
 
 def completed(directory: Path) -> list[Path]:

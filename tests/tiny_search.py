@@ -22,11 +22,12 @@ def tiny_data(n: int = 64, seed: int = 0):
     return rng.random((n, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, n)
 
 
-def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "random"):
+def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "random",
+        trial_epochs: int = 1):
     """Run (or resume) the tiny search; return the tuner."""
     from dataclasses import replace
 
-    space = replace(SPACE, max_trials=max_trials, algorithm=algorithm)
+    space = replace(SPACE, max_trials=max_trials, algorithm=algorithm, trial_epochs=trial_epochs)
     tuner = tune.make_tuner(space, tune.make_hypermodel(space, 10), directory, seed)
     tune.search(tuner, tiny_data(), tiny_data(32, 1), epochs=1, batch_size=16, verbose=0)
     return tuner

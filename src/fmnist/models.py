@@ -11,6 +11,7 @@ import keras
 
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
+BN_MOMENTUM = 0.9
 
 
 def build_dense(
@@ -31,7 +32,10 @@ def _conv_block(x, filters: int, kernel_size: int, padding: str, batch_norm: boo
     x = keras.layers.Conv2D(filters, kernel_size, padding=padding, use_bias=not batch_norm,
                             activation=None if batch_norm else "relu", name=f"conv{i}")(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        # Momentum 0.9, not Keras' 0.99: inference uses the moving statistics, and with 0.99 a
+        # one- or two-epoch tuning trial ends with them still near their initial values, which
+        # scored every trial 10-29 % on validation (measured); 0.9 settles within ~50 steps.
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
     return keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
 
