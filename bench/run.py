@@ -247,8 +247,11 @@ def markdown(result: dict) -> str:
         notes.append(f"Original procedure, whole: {replica['total_seconds'] / 60:.1f} min. "
                      "Tuned-CNN times include the search.")
     elif replica:
-        notes.append("The original procedure's run was stopped before its tuned CNN "
-                     "(`seed_replica.stopped` in latest.json says where).")
+        done = replica.get("tuned_cnn_search", {}).get("trials", [])
+        spent = sum(t["seconds"] for t in done)
+        notes.append(f"The original procedure's run was stopped in its random search, after "
+                     f"{len(done)} of 5 trials ({spent / 60:.0f} min of trials), before its "
+                     "tuned CNN (`seed_replica.stopped` in latest.json says where).")
     notes.append("The original procedure trains on all 60,000 training images; this study on "
                  "54,000, holding 6,000 out for validation.")
     notes.append("Command: `python bench/run.py` (see `bench/results/latest.json`).")
