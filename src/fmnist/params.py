@@ -133,7 +133,7 @@ class CnnParams:
 
 @dataclass(frozen=True)
 class TuningParams:
-    """A KerasTuner search over the CNN's space; the winner is retrained with the CNN protocol."""
+    """A KerasTuner search over the CNN's space; the chosen trial is retrained like the CNN."""
 
     algorithm: str = _param("hyperband", "tuner algorithm",
                             lambda v: v in ("random", "hyperband", "bayesian"),
