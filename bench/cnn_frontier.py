@@ -60,9 +60,8 @@ def config(row: dict) -> dict:
     return {**BASE, **row["overrides"]}
 
 
-def is_default(row: dict) -> bool:
-    """Whether the default profile's CNN section is this variant."""
-    cnn = params.load_profile(ROOT / "params" / "default.yaml").sections["cnn"]
+def is_default(row: dict, cnn: params.CnnParams) -> bool:
+    """Whether the default profile's CNN section `cnn` is this variant."""
     return all(getattr(cnn, k) == v for k, v in config(row).items())
 
 
@@ -70,8 +69,9 @@ def table(rows: list[dict]) -> str:
     """The frontier as markdown, cheapest first; the default profile's variant in bold."""
     lines = ["| variant | epochs run | train time | s / epoch | validation accuracy | "
              "test accuracy |", "|---|---|---|---|---|---|"]
+    default = params.load_profile(ROOT / "params" / "default.yaml").sections["cnn"]
     for row in sorted(rows, key=lambda r: r["train_seconds"]):
-        name = f"**{row['variant']} (default)**" if is_default(row) else row["variant"]
+        name = f"**{row['variant']} (default)**" if is_default(row, default) else row["variant"]
         lines.append(f"| {name} | {row['epochs_run']} | {row['train_seconds']:.0f} s | "
                      f"{row['seconds_per_epoch']:.1f} | {100 * row['val_accuracy']:.2f} % | "
                      f"{100 * row['test_accuracy']:.2f} % |")

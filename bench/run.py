@@ -126,7 +126,7 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
         model = _original_cnn(hp.Choice("filters1", [32, 64, 128]),
                               hp.Choice("filters2", [32, 64, 128]),
                               hp.Choice("kernel1", [3, 5]), hp.Choice("kernel2", [3, 5]),
-                              hp.Choice("units", [64, 128, 256]),
+                              hp.Choice("dense_units", [64, 128, 256]),
                               hp.Float("dropout", 0.2, 0.5, step=0.1))
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -135,21 +135,12 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
     class Progress(tune._timed(kt.RandomSearch)):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
-            save({"trials": trials(self)})
-
-    def trials(tuner) -> list[dict]:
-        rows = []
-        for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
-            timing = Path(tuner.get_trial_dir(trial.trial_id)) / tune.SECONDS_FILE
-            if trial.score is not None and timing.is_file():
-                rows.append({**trial.hyperparameters.values, "val_accuracy": trial.score,
-                             "seconds": json.loads(timing.read_text())["seconds"]})
-        return rows
+            save({"trials": tune.trial_rows(self)})
 
     tuner = Progress(build, objective="val_accuracy", max_trials=5, seed=0,
                      directory=str(directory), project_name="replica", overwrite=False)
     tuner.search(x_train, y_train, epochs=5, batch_size=32, validation_split=0.2, verbose=2)
-    done = trials(tuner)
+    done = tune.trial_rows(tuner)
     search_seconds = sum(t["seconds"] for t in done)
     best = build(tuner.get_best_hyperparameters(1)[0])
     retrain = _fit_timed(best, x_train, y_train, 10, 32)

@@ -150,7 +150,7 @@ def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -
     p = best["val_accuracy"]
     floor = p - float(np.sqrt(p * (1 - p) / n_val))
     close = [r for r in rows if r["val_accuracy"] >= floor]
-    return min(close, key=lambda r: (r["mmacs"], -r["val_accuracy"], rows.index(r)))
+    return min(close, key=lambda r: (r["mmacs"], -r["val_accuracy"]))  # first of equals wins
 
 
 def trial_kwargs(tuner, trial_id: str, space: TuningParams) -> tuple[dict[str, Any], float]:
