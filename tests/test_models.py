@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -29,6 +32,21 @@ def test_builders_have_the_requested_shapes():
     assert "bn1" in [layer.name for layer in cnn.layers]
 
 
+@pytest.mark.parametrize("batch_norm, order", [
+    (False, ["conv1", "pool1", "conv2"]),
+    ("conv", ["conv1", "bn1", "relu1", "pool1", "conv2"]),
+    ("pool", ["conv1", "pool1", "bn1", "relu1", "conv2"]),
+])
+def test_batch_norm_placement(batch_norm, order):
+    names = [layer.name for layer in models.build_cnn(batch_norm=batch_norm).layers]
+    assert names[1:len(order) + 1] == order
+
+
+def test_unknown_batch_norm_placement_is_refused():
+    with pytest.raises(ValueError, match="batch_norm must be"):
+        models.build_cnn(batch_norm="after")
+
+
 def macs_from_layers(model) -> int:
     """Multiply-accumulates counted from the built model's own layer shapes."""
     total = 0
@@ -44,6 +62,27 @@ def macs_from_layers(model) -> int:
                                     {"filters": [8, 16], "dense_units": 64, "padding": "same"}])
 def test_cnn_macs_matches_the_built_model(kwargs):
     assert models.cnn_macs(**kwargs) == macs_from_layers(models.build_cnn(**kwargs))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"filters": [128, 32], "kernel_size": [5, 3]},
+                                    {"filters": [8, 16], "padding": "same"}])
+def test_cnn_activations_match_the_built_model(kwargs):
+    model = models.build_cnn(**kwargs)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    expected = sum(int(np.prod(layer.output.shape[1:])) for layer in convs)
+    assert models.cnn_activations(**kwargs) == expected
+
+
+def test_cnn_cost_follows_the_committed_cpu_measurements_better_than_macs():
+    # bench/cnn_step_cost.py's measurements of the tuning space (batch norm after pooling).
+    path = Path(__file__).resolve().parents[1] / "bench" / "results" / "cnn_step_cost.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["batch_norm"] == "pool"]
+    cpu = [r["cpu_seconds_per_10k"] for r in rows]
+    cost = [models.cnn_cost(r["filters"], r["kernel_size"]) for r in rows]
+    macs = [models.cnn_macs(r["filters"], r["kernel_size"]) for r in rows]
+    assert len(rows) >= 10 and models.cnn_cost() == 1.0
+    assert np.corrcoef(cost, cpu)[0, 1] > max(0.95, np.corrcoef(macs, cpu)[0, 1])
 
 
 def test_cnn_macs_grows_with_the_filters():

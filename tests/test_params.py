@@ -55,6 +55,8 @@ def test_unknown_section_suggests_the_closest_name(tmp_path):
     ("data:\n  train_subset: 70000\n", "`data.train_subset` must be null or an integer"),
     ("data:\n  train_subset: 1000\ntuning:\n  search_subset: 5000\n", "larger than the training"),
     ("tuning:\n  dropout_range: [0.5, 0.2, 0.1]\n", "`tuning.dropout_range` must be"),
+    ("cnn:\n  batch_norm: after\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
+    ("cnn:\n  batch_norm: 1\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
 ])
 def test_bad_values_name_file_key_and_allowed(tmp_path, text, fragment):
     path = write(tmp_path, text)

@@ -7,8 +7,8 @@ import pytest
 from fmnist import tune
 
 
-def row(trial: str, acc: float, mmacs: float) -> dict:
-    return {"trial": trial, "val_accuracy": acc, "mmacs": mmacs}
+def row(trial: str, acc: float, cost: float) -> dict:
+    return {"trial": trial, "val_accuracy": acc, "cost": cost}
 
 
 ROWS = [row("0", 0.880, 2.0), row("1", 0.890, 9.0), row("2", 0.886, 3.0), row("3", 0.850, 1.0)]

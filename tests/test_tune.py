@@ -45,8 +45,10 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
     assert configs(seeded_run("b")) == configs(first)
     chosen = tune.select_trial(rows, n_val=32)
     kwargs, lr = tune.trial_kwargs(first, chosen["trial"], SPACE)
-    macs = models.cnn_macs(kwargs["filters"], kwargs["kernel_size"], kwargs["dense_units"])
-    assert macs / 1e6 == pytest.approx(chosen["mmacs"], abs=0.01)
+    cost = models.cnn_cost(kwargs["filters"], kwargs["kernel_size"], kwargs["dense_units"])
+    assert cost == pytest.approx(chosen["cost"], abs=0.001)
+    better = [r for r in rows if r["val_accuracy"] >= chosen["val_accuracy"]]
+    assert all(chosen["cost"] <= r["cost"] for r in better)
     assert models.build_cnn(**kwargs).output_shape == (None, 10) and lr in SPACE.lr_choices
 
 

@@ -9,9 +9,16 @@ from collections.abc import Sequence
 
 import keras
 
+from fmnist.params import BN_PLACEMENTS
+
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 BN_MOMENTUM = 0.9
+# One convolution output value costs about as much training time on a CPU as this many
+# multiply-accumulates: its batch normalisation, ReLU and pooling, forward and backward, are
+# memory-bound. Least squares on CPU time per image over the tuning space, batch normalisation
+# after pooling (bench/cnn_step_cost.py --fit; bench/NOTES.md).
+ACTIVATION_MACS = 180
 
 
 def build_dense(
@@ -27,17 +34,27 @@ def build_dense(
     return keras.Model(inputs, outputs, name="dense")
 
 
-def _conv_block(x, filters: int, kernel_size: int, padding: str, batch_norm: bool, i: int):
-    # With batch normalisation the convolution's bias is redundant (BN adds its own shift).
-    x = keras.layers.Conv2D(filters, kernel_size, padding=padding, use_bias=not batch_norm,
-                            activation=None if batch_norm else "relu", name=f"conv{i}")(x)
-    if batch_norm:
-        # Momentum 0.9, not Keras' 0.99: inference uses the moving statistics, and with 0.99 a
-        # one- or two-epoch tuning trial ends with them still near their initial values, which
-        # scored every trial 10-29 % on validation (measured); 0.9 settles within ~50 steps.
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-    return keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+def _conv_block(x, filters: int, kernel_size: int, padding: str, batch_norm: str, i: int):
+    conv = keras.layers.Conv2D(filters, kernel_size, padding=padding,
+                               # With batch normalisation the bias is redundant (BN shifts).
+                               use_bias=batch_norm == "none",
+                               activation="relu" if batch_norm == "none" else None,
+                               name=f"conv{i}")
+    x = conv(x)
+    if batch_norm == "conv":
+        x = _bn_relu(x, i)
+    x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    if batch_norm == "pool":
+        x = _bn_relu(x, i)
+    return x
+
+
+def _bn_relu(x, i: int):
+    # Momentum 0.9, not Keras' 0.99: inference uses the moving statistics, and with 0.99 a
+    # one- or two-epoch tuning trial ends with them still near their initial values, which
+    # scored every trial 10-29 % on validation (measured); 0.9 settles within ~50 steps.
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
+    return keras.layers.Activation("relu", name=f"relu{i}")(x)
 
 
 def build_cnn(
@@ -45,10 +62,15 @@ def build_cnn(
     kernel_size: Sequence[int] = (3, 3),
     dense_units: int = 128,
     dropout: float = 0.3,
-    batch_norm: bool = False,
+    batch_norm: bool | str = False,
     padding: str = "valid",
 ) -> keras.Model:
-    """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax."""
+    """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax.
+
+    `batch_norm`: False or "none" (the original), True or "conv" (normalise each convolution's
+    output, before pooling), "pool" (normalise after pooling: a quarter of the activations).
+    """
+    batch_norm = _bn_placement(batch_norm)
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for i, (f, k) in enumerate(zip(filters, kernel_size, strict=True), start=1):
@@ -60,21 +82,62 @@ def build_cnn(
     return keras.Model(inputs, outputs, name="cnn")
 
 
+def _bn_placement(batch_norm: bool | str) -> str:
+    if batch_norm is True or batch_norm is False:
+        return "conv" if batch_norm else "none"
+    if batch_norm not in BN_PLACEMENTS:
+        raise ValueError(f"batch_norm must be true, false or one of {BN_PLACEMENTS}, "
+                         f"not {batch_norm!r}")
+    return batch_norm
+
+
+def _conv_shapes(filters: Sequence[int], kernel_size: Sequence[int], padding: str):
+    """(output side, input channels, filters, kernel) of each conv; the flattened size."""
+    size, channels, shapes = IMAGE_SHAPE[0], IMAGE_SHAPE[2], []
+    for f, k in zip(filters, kernel_size, strict=True):
+        out = size if padding == "same" else size - k + 1
+        shapes.append((out, channels, f, k))
+        size, channels = out // 2, f
+    return shapes, size * size * channels
+
+
 def cnn_macs(
     filters: Sequence[int] = (32, 64),
     kernel_size: Sequence[int] = (3, 3),
     dense_units: int = 128,
     padding: str = "valid",
 ) -> int:
-    """Multiply-accumulates of one forward pass of `build_cnn(...)` for one image.
+    """Multiply-accumulates of one forward pass of `build_cnn(...)` for one image."""
+    shapes, flat = _conv_shapes(filters, kernel_size, padding)
+    convs = sum(out * out * k * k * c * f for out, c, f, k in shapes)
+    return convs + flat * dense_units + dense_units * N_CLASSES
 
-    A deterministic stand-in for training cost (the convolutions dominate it on a CPU), so a
-    choice that weighs cost never depends on noisy timings.
+
+def cnn_cost(
+    filters: Sequence[int] = (32, 64),
+    kernel_size: Sequence[int] = (3, 3),
+    dense_units: int = 128,
+    padding: str = "valid",
+) -> float:
+    """Training cost of `build_cnn(...)` per image, relative to the original CNN's (1.0).
+
+    Multiply-accumulates plus the convolutions' output values weighted by `ACTIVATION_MACS`:
+    a deterministic figure (a choice that weighs cost never depends on noisy timings) that
+    follows measured CPU time much better than MACs alone (bench/cnn_step_cost.py).
     """
-    size, channels, macs = IMAGE_SHAPE[0], IMAGE_SHAPE[2], 0
-    for f, k in zip(filters, kernel_size, strict=True):
-        out = size if padding == "same" else size - k + 1
-        macs += out * out * k * k * channels * f
-        size, channels = out // 2, f
-    flat = size * size * channels
-    return macs + flat * dense_units + dense_units * N_CLASSES
+    return (_mac_equivalents(filters, kernel_size, dense_units, padding)
+            / _mac_equivalents((32, 64), (3, 3), 128, "valid"))
+
+
+def _mac_equivalents(filters: Sequence[int], kernel_size: Sequence[int], dense_units: int,
+                     padding: str) -> float:
+    return (cnn_macs(filters, kernel_size, dense_units, padding)
+            + ACTIVATION_MACS * cnn_activations(filters, kernel_size, padding))
+
+
+def cnn_activations(
+    filters: Sequence[int] = (32, 64), kernel_size: Sequence[int] = (3, 3), padding: str = "valid"
+) -> int:
+    """Values the convolutions output for one image (before pooling)."""
+    shapes, _ = _conv_shapes(filters, kernel_size, padding)
+    return sum(out * out * f for out, _, f, _ in shapes)

@@ -24,6 +24,7 @@ import yaml
 PROTOCOL_KEYS: tuple[str, ...] = ("epochs", "batch_size", "patience", "batch_norm", "padding")
 CHAPTERS: tuple[str, ...] = ("data", "baseline", "dense", "cnn", "tuning", "comparison")
 MAX_TRAIN = 60_000
+BN_PLACEMENTS: tuple[str, ...] = ("none", "conv", "pool")  # models.build_cnn's batch_norm
 
 
 class ParamsError(ValueError):
@@ -119,7 +120,10 @@ class CnnParams:
     dense_units: int = _param(128, "units of the dense layer", _positive, "an integer > 0")
     dropout: float = _param(0.3, "dropout before the output layer", _fraction,
                             "a number in [0, 1)")
-    batch_norm: bool = _param(True, "batch normalisation after each convolution")
+    batch_norm: bool | str = _param(
+        "pool", "batch normalisation: none, conv (each convolution's output, before pooling) or "
+        "pool (after pooling: a quarter of the values, measured ~as accurate); true means conv",
+        lambda v: v in (True, False, *BN_PLACEMENTS), "true, false, none, conv or pool")
     padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
                           "valid or same")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
@@ -214,8 +218,11 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:
             return True, None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0])
+        for inner in (a for a in args if a is not type(None)):
+            ok, coerced = _coerce(value, inner)
+            if ok:
+                return True, coerced
+        return False, value
     if origin is list:
         if not isinstance(value, list | tuple):
             return False, value

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist.models import build_cnn, cnn_macs
+from fmnist.models import build_cnn, cnn_cost, cnn_macs
 from fmnist.params import PROTOCOL_KEYS, TuningParams
 from fmnist.train import compile_model
 
@@ -114,8 +114,9 @@ def search(tuner, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, n
 def trial_rows(tuner, padding: str = "valid") -> list[dict[str, Any]]:
     """Every finished trial: hyperparameters, validation accuracy, seconds and cost, in order.
 
-    `mmacs` is the configuration's forward-pass cost per image in millions of multiply-accumulates
-    (with the CNN protocol's `padding`).
+    `mmacs` is the configuration's forward pass per image in millions of multiply-accumulates and
+    `cost` its training cost relative to the original CNN's (`models.cnn_cost`), both with the
+    CNN protocol's `padding`.
     """
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
@@ -124,17 +125,18 @@ def trial_rows(tuner, padding: str = "valid") -> list[dict[str, Any]]:
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
         timing = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
         hp = trial.hyperparameters.values
-        macs = cnn_macs([hp["filters1"], hp["filters2"]], [hp["kernel1"], hp["kernel2"]],
-                        hp["dense_units"], padding)
+        config = ([hp["filters1"], hp["filters2"]], [hp["kernel1"], hp["kernel2"]],
+                  hp["dense_units"], padding)
         rows.append({"trial": trial.trial_id, **hp, "val_accuracy": float(trial.score),
-                     "mmacs": round(macs / 1e6, 2), "seconds": timing.get("seconds"),
+                     "mmacs": round(cnn_macs(*config) / 1e6, 2),
+                     "cost": round(cnn_cost(*config), 3), "seconds": timing.get("seconds"),
                      "worker": timing.get("tuner_id")})
     return rows
 
 
 def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -> dict[str, Any]:
     """The trial to retrain: the best by validation accuracy, or under `one_se` the cheapest
-    (fewest multiply-accumulates) among those within one standard error of the best.
+    (lowest `cost`) among those within one standard error of the best.
 
     The one-standard-error rule (Breiman et al., 1984) prefers the cheaper of configurations the
     validation split cannot tell apart; the standard error is the binomial one of the best
@@ -150,7 +152,7 @@ def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -
     p = best["val_accuracy"]
     floor = p - float(np.sqrt(p * (1 - p) / n_val))
     close = [r for r in rows if r["val_accuracy"] >= floor]
-    return min(close, key=lambda r: (r["mmacs"], -r["val_accuracy"]))  # first of equals wins
+    return min(close, key=lambda r: (r["cost"], -r["val_accuracy"]))  # first of equals wins
 
 
 def trial_kwargs(tuner, trial_id: str, space: TuningParams) -> tuple[dict[str, Any], float]:
