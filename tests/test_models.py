@@ -138,6 +138,24 @@ def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
     np.testing.assert_allclose(again.predict_proba(xv.reshape(-1, 784)), probs)
 
 
+def test_warm_started_fit_reaches_the_cold_optimum_in_fewer_iterations():
+    x, y = blobs(400)
+    x = x.reshape(-1, 784)
+    first, _, _ = train.fit_logreg_once(x, y, "lbfgs", 0.1, 1000, 1e-6, 0)
+    cold, _, _ = train.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0)
+    warm, _, converged = train.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0, start=first)
+    assert converged and warm.n_iter_[0] < cold.n_iter_[0]
+    np.testing.assert_allclose(warm.predict_proba(x), cold.predict_proba(x), atol=1e-3)
+
+
+def test_the_grid_walks_from_strong_to_weak_regularisation_warm_started():
+    x, y = blobs(300)
+    _, grid, _ = train.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y),
+                                     solvers=["lbfgs"], c_grid=[1.0, 0.1], max_iter=500,
+                                     tol=1e-4, seed=0)
+    assert [(r["C"], r["warm_start"]) for r in grid] == [(0.1, False), (1.0, True)]
+
+
 def test_a_fit_that_hits_max_iter_is_never_chosen():
     x, y = blobs(300)
     with pytest.raises(RuntimeError, match="No logistic regression converged"):
