@@ -122,7 +122,7 @@ class CnnParams:
                             "a number in [0, 1)")
     batch_norm: bool | str = _param(
         "pool", "batch normalisation: none, conv (each convolution's output, before pooling) or "
-        "pool (after pooling: a quarter of the values, measured ~as accurate); true means conv",
+        "pool (after pooling: a quarter of the values, faster); true means conv, false none",
         lambda v: v in (True, False, *BN_PLACEMENTS), "true, false, none, conv or pool")
     padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
                           "valid or same")
