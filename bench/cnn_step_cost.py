@@ -51,17 +51,21 @@ def measure(filters, kernels, batch_norm: str, x, y) -> dict:
             models.cnn_activations(filters, kernels), "machine": evaluate.machine_description()}
 
 
+def least_squares(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Coefficients, fitted values and R2 of `y ~ a`."""
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    pred = a @ coef
+    return coef, pred, 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+
+
 def fit(rows: list[dict]) -> None:
     """Least squares of CPU seconds on MACs and activations, per placement."""
     for placement in sorted({r["batch_norm"] for r in rows}):
         sel = [r for r in rows if r["batch_norm"] == placement]
         a = np.array([[r["macs"] / 1e6, r["activations"] / 1e3, 1.0] for r in sel])
         y = np.array([r["cpu_seconds_per_10k"] for r in sel])
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-        pred = a @ coef
-        r2 = 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
-        mac_only = np.linalg.lstsq(a[:, [0, 2]], y, rcond=None)[0]
-        r2_mac = 1 - ((y - a[:, [0, 2]] @ mac_only) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+        coef, pred, r2 = least_squares(a, y)
+        _, _, r2_mac = least_squares(a[:, [0, 2]], y)  # without the activations
         print(f"batch_norm={placement}: {len(sel)} configurations; CPU s per 10k images = "
               f"{coef[0]:.3f} x MMACs + {coef[1]:.3f} x k-activations + {coef[2]:.2f}; "
               f"R2 {r2:.3f} (MACs alone: R2 {r2_mac:.3f}); one activation costs "
