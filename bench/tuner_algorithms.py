@@ -2,7 +2,9 @@
 
 Runs the default profile's search (same space, subset, trial epochs and trial budget) once per
 algorithm into a scratch folder, and records the best validation accuracy, the wall and CPU
-minutes, and their ratio. Needs the data and CNN chapters' results (`fmnist run cnn`).
+minutes, and their ratio. Needs the data chapter's split (`fmnist run data`). Rows measured before
+the search space became keys of the CNN section (2026-11-25) searched the original space with the
+original architecture.
 
 Usage: python bench/tuner_algorithms.py [--params params/default.yaml] [algorithm ...]
 Appends to bench/results/tuner_algorithms.jsonl.
@@ -32,17 +34,19 @@ def measure(algorithm: str, params: str) -> dict:
     space = dataclasses.replace(profile.sections["tuning"], overwrite=True)
     train.seed_everything(profile.shared.seed)
     scratch = ROOT / "bench" / "results" / ".tuner_scratch"  # the chapter's search stays as is
-    setup = tune.prepare_search(results, profile.shared, space, directory=scratch)
+    setup = tune.prepare_search(results, profile.shared, space, profile.sections["cnn"],
+                                directory=scratch)
     wall, cpu = time.perf_counter(), time.process_time()
     tune.run_search(setup, verbose=0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    rows = tune.trial_rows(setup.tuner)
+    rows = setup.rows()
     best = max(r["val_accuracy"] for r in rows)
     shutil.rmtree(scratch, ignore_errors=True)
     return {"algorithm": algorithm, "trials": len(rows), "best_val_accuracy": best,
             "wall_minutes": wall / 60, "cpu_minutes": cpu / 60,
             "best_val_accuracy_per_cpu_minute": best / (cpu / 60), "profile": profile.name,
-            "machine": machine_description()}
+            "space": space.space, "machine": machine_description(),
+            "date": time.strftime("%Y-%m-%d")}
 
 
 def main() -> None:

@@ -22,11 +22,24 @@ def test_missing_files_name_the_places_tried_and_how_to_get_the_data(tmp_path, m
     monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "no-cache")
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     with pytest.raises(data.DataError) as err:
-        data.find_data_dir(tmp_path / "empty", allow_download=False)
+        data.find_data_dir(None, allow_download=False)
     message = str(err.value)
-    for place in ("empty", "no-cache", "no-debian"):
+    for place in ("no-cache", "no-debian"):
         assert place in message
     assert "apt-get install dataset-fashion-mnist" in message
+
+
+def test_a_named_data_dir_is_used_or_refused_never_passed_over(tmp_path, tiny_idx_dir):
+    # The usual places hold the real data on this machine: a named folder must still win or fail.
+    with pytest.raises(data.DataError, match=r"empty does not exist.*set it to null"):
+        data.find_data_dir(tmp_path / "empty", allow_download=True)
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(data.DataError, match="partial lacks train-images-idx3-ubyte, "
+                       "train-labels-idx1-ubyte, t10k-images-idx3-ubyte \\(or their .gz\\)"):
+        data.find_data_dir(tmp_path / "partial")
+    assert data.find_data_dir(tiny_idx_dir) == tiny_idx_dir
+    assert data.describe_source(tiny_idx_dir, tiny_idx_dir) == "the data_dir you named"
 
 
 def test_planted_corrupt_file_is_named(tiny_idx_dir):

@@ -42,6 +42,19 @@ def test_batch_norm_placement(batch_norm, order):
     assert names[1:len(order) + 1] == order
 
 
+def test_three_blocks_and_global_average_pooling():
+    flat = models.build_cnn(**THREE_BLOCKS, batch_norm="pool")
+    gap = models.build_cnn(**THREE_BLOCKS, batch_norm="pool", head="gap")
+    assert flat.get_layer("conv3").filters == 32 and flat.get_layer("flatten").output.shape[1] \
+        == 3 * 3 * 32
+    assert gap.get_layer("gap").output.shape[1] == 32
+    assert gap.count_params() < flat.count_params()
+    with pytest.raises(ValueError, match="shrink the 28-pixel image"):
+        models.cnn_macs([8, 16, 32], [5, 5, 5], padding="valid")
+    with pytest.raises(ValueError, match="head must be"):
+        models.build_cnn(head="avg")
+
+
 def test_unknown_batch_norm_placement_is_refused():
     with pytest.raises(ValueError, match="batch_norm must be"):
         models.build_cnn(batch_norm="after")
@@ -58,8 +71,12 @@ def macs_from_layers(model) -> int:
     return total
 
 
+THREE_BLOCKS = {"filters": [8, 16, 32], "kernel_size": [3, 3, 3], "padding": "same"}
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"filters": [128, 32], "kernel_size": [5, 3]},
-                                    {"filters": [8, 16], "dense_units": 64, "padding": "same"}])
+                                    {"filters": [8, 16], "dense_units": 64, "padding": "same"},
+                                    THREE_BLOCKS, {**THREE_BLOCKS, "head": "gap"}])
 def test_cnn_macs_matches_the_built_model(kwargs):
     assert models.cnn_macs(**kwargs) == macs_from_layers(models.build_cnn(**kwargs))
 
@@ -102,8 +119,11 @@ def test_tiny_network_learns_and_early_stopping_restores_best(kind):
     fit = train.fit_keras(model, (x, y), (xv, yv), epochs=8, batch_size=32, learning_rate=5e-3,
                           patience=2, verbose=0)
     assert fit.history["loss"][-1] < fit.history["loss"][0]
-    assert max(fit.history["val_accuracy"]) > 0.5
-    assert 1 <= fit.best_epoch <= len(fit.history["loss"])
+    assert fit.val_accuracy > 0.5
+    # The kept weights are the best epoch's: they score exactly its validation accuracy.
+    assert fit.best_epoch == int(np.argmax(fit.history["val_accuracy"])) + 1
+    kept = float(np.mean(model.predict(xv, verbose=0).argmax(axis=1) == yv))
+    assert kept == max(fit.history["val_accuracy"]) == fit.val_accuracy
 
 
 def test_batch_norm_statistics_settle_within_a_short_tuning_trial():
@@ -154,6 +174,14 @@ def test_the_grid_walks_from_strong_to_weak_regularisation_warm_started():
                                      solvers=["lbfgs"], c_grid=[1.0, 0.1], max_iter=500,
                                      tol=1e-4, seed=0)
     assert [(r["C"], r["warm_start"]) for r in grid] == [(0.1, False), (1.0, True)]
+
+
+def test_without_required_convergence_an_unconverged_fit_can_be_chosen():
+    x, y = blobs(300)
+    model, grid, _ = train.select_logreg(
+        (x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"], c_grid=[100.0],
+        max_iter=2, tol=1e-8, seed=0, require_convergence=False)
+    assert grid[0]["converged"] is False and model.C == 100.0
 
 
 def test_a_fit_that_hits_max_iter_is_never_chosen():

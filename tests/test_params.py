@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["default", "quick", "accurate"])
+@pytest.mark.parametrize("name", ["default", "quick", "accurate", "original"])
 def test_shipped_profiles_are_valid(name):
     profile = load_profile(ROOT / "params" / f"{name}.yaml")
     assert profile.name == name
@@ -48,13 +48,24 @@ def test_unknown_section_suggests_the_closest_name(tmp_path):
     ("dense:\n  epochs: -2\n", "`dense.epochs` must be an integer > 0"),
     ("dense:\n  dropout: 1.0\n", "`dense.dropout` must be a number in [0, 1)"),
     ("tuning:\n  max_trials: 0\n", "`tuning.max_trials` must be an integer > 0"),
-    ("tuning:\n  filters_choices: []\n", "`tuning.filters_choices` must be a non-empty list"),
+    ("tuning:\n  space: {}\n", "`tuning.space` must be a mapping of cnn keys to non-empty"),
+    ("tuning:\n  space: {epochs: [5, 10]}\n", "`tuning.space.epochs` cannot be searched. It is"),
+    ("tuning:\n  space: {dropot: [0.1]}\n", "Did you mean `dropout`?"),
+    ("tuning:\n  space: {dropout: [0.2, 1.5]}\n",
+     "candidate 2 of `tuning.space.dropout` must be a number in [0, 1); got 1.5"),
+    ("cnn:\n  filters: [8, 16, 32]\n  kernel_size: [3, 5, 3]\n"
+     "tuning:\n  space: {filters: [[8, 16]]}\n",
+     "as many blocks as every `kernel_size`"),
+    ("cnn:\n  filters: [8, 16, 32]\n  kernel_size: [3, 3]\n", "one kernel size per conv block"),
+    ("cnn:\n  epochs: 2\n  warmup_epochs: 2\n", "`cnn.warmup_epochs` (2.0) must be smaller"),
+    ("dense:\n  ema_momentum: 0.5\n", "`dense.ema_momentum` must be 0, or a number in [0.9, 1)"),
+    ("cnn:\n  augment_shift: 9\n", "`cnn.augment_shift` must be an integer in [0, 4]"),
+    ("cnn:\n  head: avg\n", "`cnn.head` must be flatten or gap"),
     ("tuning:\n  algorithm: grid\n", "random, hyperband or bayesian"),
     ("seed: 1.5\n", "`seed` must be an integer >= 0; got 1.5"),
     ("seed: true\n", "`seed` must be an integer >= 0; got True"),
     ("data:\n  train_subset: 70000\n", "`data.train_subset` must be null or an integer"),
     ("data:\n  train_subset: 1000\ntuning:\n  search_subset: 5000\n", "larger than the training"),
-    ("tuning:\n  dropout_range: [0.5, 0.2, 0.1]\n", "`tuning.dropout_range` must be"),
     ("cnn:\n  batch_norm: after\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
     ("cnn:\n  batch_norm: 1\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
 ])
@@ -111,4 +122,30 @@ def test_notebook_namespace_validation_matches_profile_messages():
     with pytest.raises(ParamsError, match="unknown key `epoch`"):
         params.from_namespace("cnn", {"epoch": 3})
     shared, section = params.from_namespace("cnn", {"seed": 5, "epochs": 2})
-    assert shared.seed == 5 and section.epochs == 2 and section.filters == [32, 64]
+    assert shared.seed == 5 and section.epochs == 2
+    assert section.filters == params.CnnParams().filters
+
+
+def test_tuning_chapter_receives_the_cnn_section_and_checks_its_space_against_it():
+    profile = load_profile(ROOT / "params" / "quick.yaml")
+    values = profile.chapter("tuning")
+    assert values["cnn"] == dataclasses.asdict(profile.sections["cnn"])
+    assert params.read_section("tuning", "cnn", values) == profile.sections["cnn"]
+    bad = {**values, "space": {"filters": [[8, 16, 32]], "kernel_size": [[3, 3]]}}
+    with pytest.raises(ParamsError, match="as many blocks"):
+        params.read_section("tuning", "cnn", bad)
+    deeper = {**values, "space": {"filters": [[8, 16], [8, 16, 32]]}}  # one kernel size: fine
+    assert params.read_section("tuning", "cnn", deeper) == profile.sections["cnn"]
+    with pytest.raises(ParamsError, match="`cnn` must be a mapping"):
+        params.read_section("tuning", "cnn", {**values, "cnn": 3})
+
+
+def test_the_original_profile_is_the_original_study():
+    profile = load_profile(ROOT / "params" / "original.yaml")
+    base, dense, cnn, tuning = (profile.sections[k] for k in ("baseline", "dense", "cnn",
+                                                               "tuning"))
+    assert (base.solvers, base.max_iter, base.require_convergence) == (["saga"], 100, False)
+    assert (dense.units, dense.epochs, cnn.filters, cnn.epochs) == ([128, 64], 10, [32, 64], 10)
+    assert cnn.batch_norm == "none" and cnn.label_smoothing == 0 and cnn.ema_momentum == 0
+    assert (tuning.algorithm, tuning.max_trials, tuning.trial_epochs) == ("random", 5, 5)
+    assert len(tuning.space["filters"]) == 9 and len(tuning.space["kernel_size"]) == 4

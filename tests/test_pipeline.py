@@ -87,3 +87,23 @@ def test_two_local_workers_share_one_search(quick_project):
     per_worker = dict(item.split(": ") for item in found.group(2).split(", "))
     assert set(per_worker) == {"tuner0", "tuner1"}
     assert all(int(n) >= 1 for n in per_worker.values())
+
+
+def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project):
+    # The quick report ran its search in one process; a chief and two workers started on the
+    # same profile must find it complete, and the chapter stays fresh because nothing changed.
+    from fmnist import tune
+    from fmnist.params import load_profile
+
+    profile = load_profile(quick_project / "params" / "quick.yaml")
+    results = quick_project / "results"
+    name = tune.project_name(profile.sections["tuning"], profile.shared.seed,
+                             tune.search_key(results, profile.shared, profile.sections["cnn"]))
+    trials = sorted((results / "tuning" / name).glob("trial_*/trial.json"))
+    assert trials
+    before = {p: p.stat().st_mtime_ns for p in trials}
+    proc = fmnist("tune", "--params", "params/quick.yaml", "--workers", "2", cwd=quick_project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(rf"search finished: {len(trials)} trials local: {len(trials)}", proc.stdout)
+    assert {p: p.stat().st_mtime_ns for p in trials} == before, "a finished trial was rerun"
+    assert "tuning      up to date" in proc.stdout

@@ -47,10 +47,16 @@ def untouched(root) -> bool:
     ("results_dir: ../../x\n", "outside the project"),
     ("seed: !!python/object/apply:os.getcwd []\n", "not valid YAML"),
     ("cnn: [unclosed\n", "not valid YAML"),
+    (b"seed: 1\ncnn:\n  epochs: 2\xe9\n", "not UTF-8 text (byte 24 cannot be decoded)"),
+    ("seed: 1\ncnn:\n  epochs: 2\nseed: 3\n", "the key `seed` appears twice, on lines 1 and 4"),
+    ("cnn:\n  epochs: 2\n  dropout: 0.2\n  epochs: 3\n", "`epochs` appears twice, on lines 2 and"),
+    ("data_dir: /nonexistent/fmnist\n", "data_dir /nonexistent/fmnist does not exist"),
+    ("data_dir: params\n", "lacks train-images-idx3-ubyte"),
 ])
 def test_bad_profile_exits_2_and_touches_nothing(tmp_path, profile_text, fragment):
     root = project_with_site(tmp_path)
-    (root / "params" / "bad.yaml").write_text(profile_text)
+    bad = root / "params" / "bad.yaml"
+    bad.write_bytes(profile_text if isinstance(profile_text, bytes) else profile_text.encode())
     proc = fmnist("report", "--params", "params/bad.yaml", cwd=root)
     assert proc.returncode == 2
     assert fragment in proc.stderr and "bad.yaml" in proc.stderr
@@ -63,7 +69,10 @@ def test_missing_data_from_the_cli_is_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     assert cli.main(["data", "--no-download", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "not found" in err and "apt-get install dataset-fashion-mnist" in err
+    assert f"{tmp_path} lacks" in err and "apt-get install dataset-fashion-mnist" in err
+    assert cli.main(["data", "--no-download"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "Places tried" in err
 
 
 def test_corrupted_data_from_the_cli_is_exit_2(tiny_idx_dir, capsys):
@@ -99,11 +108,16 @@ def comparable(value):
 
 @pytest.mark.slow
 def test_rerunning_gives_identical_numbers(quick_project):
+    # Every model chapter, the tuned CNN's whole search included (its saved trials are removed
+    # so that the search itself runs again, not only the retrain).
     before = {}
-    for slug in ("baseline", "dense"):
+    for slug in ("baseline", "dense", "cnn", "tuning"):
         folder = quick_project / "results" / slug
         before[slug] = (json.loads((folder / "metrics.json").read_text()),
                         evaluate.load_predictions(folder)[0])
+        if slug == "tuning":
+            for search in folder.glob("search-*"):
+                shutil.rmtree(search)
         proc = fmnist("run", slug, "--params", "params/quick.yaml", "--force", cwd=quick_project)
         assert proc.returncode == 0, proc.stderr[-2000:]
     for slug, (metrics, probs) in before.items():
@@ -146,3 +160,56 @@ def test_models_reload_safely_from_the_results_folder_only(quick_project):
     assert baseline.coef.shape == (10, 784)
     with pytest.raises(PathError):
         evaluate.load_model(results, "../../etc")
+
+
+def test_a_second_run_refuses_at_once_with_no_wait_naming_the_running_one(tmp_path):
+    from fmnist.lock import project_lock
+
+    root = project_with_site(tmp_path)
+    with project_lock(root):
+        proc = fmnist("report", "--params", "params/quick.yaml", "--no-wait", cwd=root)
+    assert proc.returncode == 2
+    assert "is busy" in proc.stderr and "process" in proc.stderr and "Traceback" not in proc.stderr
+    assert untouched(root)
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from fmnist.lock import project_lock
+with project_lock(Path(sys.argv[1]), say=lambda m: print(m, flush=True)):
+    print("acquired", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_run_waits_visibly_and_a_killed_holder_never_blocks(tmp_path):
+    first = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), "60"],
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert first.stdout.readline().strip() == "acquired"
+    second = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), "0"],
+                              stdout=subprocess.PIPE, text=True)
+    assert second.stdout.readline().startswith("waiting: ")
+    os.killpg(first.pid, signal.SIGKILL)  # no clean release: the kernel drops the lock
+    first.wait()
+    assert second.stdout.readline().strip() == "acquired"
+    assert second.wait(timeout=30) == 0
+
+
+def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
+    from fmnist import report, tune
+    from fmnist.params import load_profile
+
+    profile = load_profile(ROOT / "params" / "quick.yaml")
+    shared, space, cnn = (profile.shared, profile.sections["tuning"], profile.sections["cnn"])
+    name = tune.project_name(space, shared.seed, tune.search_key(tmp_path, shared, cnn))
+    trial = tmp_path / "tuning" / name / "trial_0" / "trial.json"
+    trial.parent.mkdir(parents=True)
+    trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.8}))
+    before = report.chapter_inputs("tuning", tmp_path, profile)
+    other = tmp_path / "tuning" / "search-other" / "trial_0" / "trial.json"
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({"status": "COMPLETED", "score": 0.5}))
+    assert report.chapter_inputs("tuning", tmp_path, profile) == before, "another search"
+    trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.9}))  # rerun elsewhere
+    assert report.chapter_inputs("tuning", tmp_path, profile) != before

@@ -86,14 +86,18 @@ def test_a_failed_build_leaves_the_previous_site(tmp_path):
     assert (site / "index.html").read_text() == "previous"
 
 
-def test_tuning_depends_on_the_cnn_protocol_only(tmp_path):
+def test_tuning_depends_on_the_cnns_validation_accuracy_not_its_timings(tmp_path):
+    # The CNN's configuration reaches the tuning chapter through the profile (its stamp's
+    # parameters); of the CNN's results it reads the validation accuracy only.
     results = tmp_path / "results"
     (results / "cnn").mkdir(parents=True)
-    def write_cnn(**params):
-        base = {"epochs": 12, "batch_size": 128, "patience": 3, "batch_norm": False,
-                "padding": "valid", "filters": [32, 64]}
-        (results / "cnn" / "metrics.json").write_text(json.dumps({"params": {**base, **params}}))
+    def write_cnn(**metrics):
+        base = {"val_accuracy": 0.93, "accuracy": 0.92, "train_seconds": 100.0}
+        (results / "cnn" / "metrics.json").write_text(json.dumps({**base, **metrics}))
         return report.chapter_inputs("tuning", results)
     first = write_cnn()
-    assert write_cnn(filters=[64, 64]) == first, "the CNN's own architecture is irrelevant"
-    assert write_cnn(epochs=20) != first, "the shared training budget matters"
+    assert write_cnn(train_seconds=250.0) == first, "a slower rerun changes nothing it reads"
+    assert write_cnn(val_accuracy=0.94) != first, "what it compares with matters"
+    profile = load_profile(ROOT / "params" / "quick.yaml")
+    other = load_profile(ROOT / "params" / "quick.yaml", ["cnn.dropout=0.4"])
+    assert profile.chapter("tuning") != other.chapter("tuning")

@@ -38,3 +38,47 @@ def test_selection_needs_trials_and_a_known_rule():
         tune.select_trial([], n_val=6000)
     with pytest.raises(ValueError, match="unknown selection rule"):
         tune.select_trial(ROWS, n_val=6000, rule="cheapest")
+
+
+def test_a_searched_depth_repeats_the_sections_kernel_size():
+    from fmnist.params import CnnParams
+
+    cnn = CnnParams(filters=[32, 64], kernel_size=[5, 5])
+    deeper = tune.with_searched(cnn, {"filters": [16, 32, 64], "dropout": 0.2})
+    assert deeper.kernel_size == [5, 5, 5] and deeper.dropout == 0.2 and cnn.kernel_size == [5, 5]
+    assert tune.with_searched(cnn, {"kernel_size": [3, 5]}).kernel_size == [3, 5]
+
+
+def test_each_trial_has_its_own_seed_from_its_values_and_the_search_seed():
+    a = {"filters": "[32, 64]", "dropout": 0.2}
+    assert tune.trial_seed(1, a) == tune.trial_seed(1, dict(reversed(a.items())))
+    assert tune.trial_seed(1, a) != tune.trial_seed(2, a)
+    assert tune.trial_seed(1, a) != tune.trial_seed(1, {**a, "dropout": 0.3})
+
+
+def test_choices_round_trip_lists_and_mixed_types():
+    values = [[32, 64], [32, 64, 128]]
+    choices = tune.encode_choices(values)
+    assert all(isinstance(c, str) for c in choices)
+    assert [tune.decode_choice(values, c) for c in choices] == values
+    assert tune.encode_choices([0.1, 0.2]) == [0.1, 0.2]
+    mixed = [True, "pool"]
+    assert [tune.decode_choice(mixed, c) for c in tune.encode_choices(mixed)] == mixed
+
+
+def test_the_retrained_choice_is_kept_only_if_it_beats_the_default_on_validation():
+    from fmnist.train import FitResult
+
+    chosen = {"trial": "3", "val_accuracy": 0.88}
+    default = {"val_accuracy": 0.930}
+    same = tune.decide(None, default, chosen, {})
+    assert same.kept == "default" and same.retrained_val_accuracy is None
+    assert "nothing to change" in same.summary
+    change = {"dropout": (0.3, 0.2)}
+    better = tune.decide(FitResult(model=None, val_accuracy=0.935), default, chosen, change)
+    assert better.kept == "tuned" and "+0.50 points" in better.summary
+    worse = tune.decide(FitResult(model=None, val_accuracy=0.930), default, chosen, change)
+    assert worse.kept == "default" and "did not find a better configuration" in worse.summary
+    record = worse.record({"seed": 1}, [{"seconds": 2.0}, {"seconds": None}])
+    assert record["val_accuracy"] == 0.930 and record["retrained_val_accuracy"] == 0.930
+    assert record["search_seconds"] == 2.0 and record["changes"] == {"dropout": [0.3, 0.2]}

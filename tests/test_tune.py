@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_search import SPACE, run
+from tiny_search import CNN, SPACE, rows, run
 
 from fmnist import models, train, tune
 
@@ -20,7 +21,7 @@ HERE = Path(__file__).parent
 
 
 def configs(tuner):
-    return [{k: v for k, v in row.items() if k in tune.HP_NAMES} for row in tune.trial_rows(tuner)]
+    return [{k: v for k, v in row.items() if k in SPACE.space} for row in rows(tuner)]
 
 
 def test_same_seed_gives_the_same_sequence_of_configurations(tmp_path):
@@ -40,16 +41,17 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
         return run(tmp_path / folder, 3, seed=5, algorithm=algorithm, trial_epochs=2)
 
     first = seeded_run("a")
-    rows = tune.trial_rows(first)
-    assert len(rows) == (5 if algorithm == "hyperband" else 3)
+    done = rows(first)
+    assert len(done) == (5 if algorithm == "hyperband" else 3)
     assert configs(seeded_run("b")) == configs(first)
-    chosen = tune.select_trial(rows, n_val=32)
-    kwargs, lr = tune.trial_kwargs(first, chosen["trial"], SPACE)
-    cost = models.cnn_cost(kwargs["filters"], kwargs["kernel_size"], kwargs["dense_units"])
+    chosen = tune.select_trial(done, n_val=32)
+    config = dataclasses.replace(CNN, **{k: chosen[k] for k in SPACE.space})
+    cost = models.cnn_cost(config.filters, config.kernel_size, config.dense_units, config.padding)
     assert cost == pytest.approx(chosen["cost"], abs=0.001)
-    better = [r for r in rows if r["val_accuracy"] >= chosen["val_accuracy"]]
+    better = [r for r in done if r["val_accuracy"] >= chosen["val_accuracy"]]
     assert all(chosen["cost"] <= r["cost"] for r in better)
-    assert models.build_cnn(**kwargs).output_shape == (None, 10) and lr in SPACE.lr_choices
+    assert models.build_cnn_from(config).output_shape == (None, 10)
+    assert config.learning_rate in SPACE.space["learning_rate"]
 
 
 def completed(directory: Path) -> list[Path]:
@@ -76,6 +78,6 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
     done_before = {p: p.stat().st_mtime_ns for p in completed(tmp_path)}
     assert 1 <= len(done_before) < 4, "the search was interrupted part-way"
     tuner = run(tmp_path, 4)
-    assert len(tune.trial_rows(tuner)) == 4
+    assert len(rows(tuner)) == 4
     for path, mtime in done_before.items():
         assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was run again"

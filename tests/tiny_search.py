@@ -11,10 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from fmnist import tune
-from fmnist.params import TuningParams
+from fmnist.params import CnnParams, TuningParams
 
-SPACE = TuningParams(max_trials=3, trial_epochs=1, search_subset=None, filters_choices=[2, 4],
-                     kernel_choices=[3, 5], units_choices=[4, 8], lr_choices=[1e-2, 1e-3])
+SPACE = TuningParams(max_trials=3, trial_epochs=1, search_subset=None,
+                     space={"filters": [[2, 4], [4, 4]], "kernel_size": [[3, 3], [5, 3]],
+                            "label_smoothing": [0.0, 0.1], "augment_shift": [0, 1],
+                            "learning_rate": [1e-2, 1e-3]})
+CNN = CnnParams(filters=[2, 4], kernel_size=[3, 3], dense_units=4, padding="valid",
+                warmup_epochs=0, epochs=1, batch_size=16)
 
 
 def tiny_data(n: int = 64, seed: int = 0):
@@ -28,9 +32,15 @@ def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "rando
     from dataclasses import replace
 
     space = replace(SPACE, max_trials=max_trials, algorithm=algorithm, trial_epochs=trial_epochs)
-    tuner = tune.make_tuner(space, tune.make_hypermodel(space, 10), directory, seed)
-    tune.search(tuner, tiny_data(), tiny_data(32, 1), epochs=1, batch_size=16, verbose=0)
+    hypermodel = tune.CnnHyperModel(CNN, space.space, 64, trial_epochs, seed)
+    tuner = tune.make_tuner(space, hypermodel, directory, seed)
+    tuner.search(tiny_data(), tiny_data(32, 1), epochs=trial_epochs, verbose=0)
     return tuner
+
+
+def rows(tuner) -> list[dict]:
+    """The finished trials of a tiny search."""
+    return tune.trial_rows(tuner, CNN, SPACE.space)
 
 
 if __name__ == "__main__":

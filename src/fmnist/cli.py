@@ -7,12 +7,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from fmnist.data import DataError, load_dataset
+from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
+from fmnist.lock import LockBusy, project_lock
 from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
 
 DEFAULT_PARAMS = "params/default.yaml"
-USAGE_ERRORS = (ParamsError, DataError, PathError)  # the user can fix these: exit code 2
+USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy)  # the user can fix these: exit 2
 
 
 def _add_profile_args(p: argparse.ArgumentParser) -> None:
@@ -22,6 +23,13 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
                    help="override one parameter, e.g. --set cnn.epochs=20 (repeatable)")
     p.add_argument("--force", action="store_true",
                    help="rerun chapters even when their inputs are unchanged")
+    _add_wait_arg(p)
+
+
+def _add_wait_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another run holds this project folder, stop at once (exit 2) "
+                        "instead of waiting for it")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -49,6 +57,7 @@ def make_parser() -> argparse.ArgumentParser:
     data.add_argument("--no-download", action="store_true", help="never try Keras' download")
     build = sub.add_parser("build", help="render the site from the last executed chapters")
     build.add_argument("--params", default=DEFAULT_PARAMS, help="profile naming results_dir")
+    _add_wait_arg(build)
     publish = sub.add_parser("publish", help="push _build/html to a gh-pages branch (ghp-import)")
     publish.add_argument("--remote", default="origin", help="git remote to push to")
     publish.add_argument("--branch", default="gh-pages", help="branch that holds the site")
@@ -61,8 +70,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "data":
         ds = load_dataset(args.data_dir, allow_download=not args.no_download)
-        print(f"Fashion-MNIST verified in {ds.source}: {len(ds.y_train):,} training and "
-              f"{len(ds.y_test):,} test images.")
+        print(f"Fashion-MNIST verified in {ds.source} ({describe_source(ds.source, args.data_dir)})"
+              f": {len(ds.y_train):,} training and {len(ds.y_test):,} test images.")
         return 0
     root = project_root(args.root)
     if args.command == "publish":
@@ -77,6 +86,20 @@ def dispatch(args: argparse.Namespace) -> int:
         results_path(root, profile.shared.results_dir)
     except PathError as err:
         raise ParamsError(f"{params_path}: `results_dir`: {err}") from None
+    if profile.shared.data_dir:  # a named data folder must hold the data, before any chapter
+        try:
+            find_data_dir(profile.shared.data_dir, allow_download=False)
+        except DataError as err:
+            raise DataError(f"{params_path}: {err}") from None
+    if getattr(args, "in_process", False):  # a chief or worker: its launcher holds the lock
+        return run_tune(args, root, profile)
+    with project_lock(root, wait=not args.no_wait):
+        return _run_locked(args, root, profile)
+
+
+def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
+    from fmnist import report
+
     if args.command == "tune":
         return run_tune(args, root, profile)
     if args.command == "build":
@@ -96,17 +119,17 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     from fmnist import report, train, tune
 
     results = results_path(root, profile.shared.results_dir)
-    space = profile.sections["tuning"]
+    space, cnn = profile.sections["tuning"], profile.sections["cnn"]
     if args.workers < 0:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
     if args.in_process or args.workers == 0:
         train.seed_everything(profile.shared.seed)
-        setup = tune.prepare_search(results, profile.shared, space)
-        tune.run_search(setup)
+        setup = tune.prepare_search(results, profile.shared, space, cnn)
+        tune.run_search(setup, verbose=2)
         if args.in_process:  # one chief or worker of a distributed search: nothing more
             return 0
     else:
-        tune.prepare_search(results, profile.shared, space)  # applies `overwrite` once, here
+        tune.prepare_search(results, profile.shared, space, cnn)  # applies `overwrite` once, here
         command = [sys.executable, "-m", "fmnist", "--root", str(root), "tune", "--in-process",
                    "--params", str(args.params), *sum((["--set", o] for o in args.overrides), []),
                    "--set", "tuning.overwrite=false"]
@@ -115,8 +138,8 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
         except RuntimeError as err:
             raise report.ChapterFailed(f"the tuning search failed: {err}") from None
         # Reload: the trials were recorded on disk by the chief, not in this process.
-        setup = tune.prepare_search(results, profile.shared, space, overwrite=False)
-    per_worker = Counter(row["worker"] for row in tune.trial_rows(setup.tuner))
+        setup = tune.prepare_search(results, profile.shared, space, cnn, overwrite=False)
+    per_worker = Counter(row["worker"] for row in setup.rows())
     print(f"search finished: {sum(per_worker.values())} trials " + ", ".join(
         f"{w}: {n}" for w, n in sorted(per_worker.items())))
     if not args.no_report:

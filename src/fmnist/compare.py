@@ -158,18 +158,28 @@ def confusions_table(models: dict[str, dict[str, Any]], n: int = 3) -> pd.DataFr
 
 
 def tuned_vs_default(results: Path, alpha: float = 0.05) -> str:
-    """Plain-words verdict of McNemar's test between the tuned and the default CNN."""
+    """Plain-words verdict: validation first, then McNemar's test on the test predictions."""
     tuned, default = load_metrics(results / "tuning"), load_metrics(results / "cnn")
     if tuned is None or default is None:
         return "The comparison needs both the CNN and the tuning chapters' results."
+    if tuned.get("kept") == "default":
+        retrained = tuned.get("retrained_val_accuracy")
+        tried = ("" if retrained is None else
+                 f" (its retrained choice reached {100 * retrained:.2f} % on validation against "
+                 f"the default's {100 * tuned['default_val_accuracy']:.2f} %)")
+        return (f"**Tuning did not help**: no searched configuration beat the default CNN on the "
+                f"validation split{tried}, so the tuned CNN is the default CNN and its test "
+                f"accuracy is the same {100 * default['accuracy']:.2f} %. The search cost "
+                f"{tuned['search_seconds']:.0f} s and the retrain {tuned['train_seconds']:.0f} s.")
     correct = correctness(results)
     test = mcnemar(correct["Tuned CNN"], correct["CNN"])
     diff = 100 * (tuned["accuracy"] - default["accuracy"])
     verdict = ("This difference is **statistically significant**" if test["p_value"] < alpha
                else "This difference is **not statistically significant**")
-    return (f"The tuned CNN scores {100 * tuned['accuracy']:.2f} % against the default CNN's "
-            f"{100 * default['accuracy']:.2f} % ({diff:+.2f} points), both trained with the same "
-            f"protocol. On the paired test predictions the tuned CNN alone is right on "
-            f"{test['only_a_correct']} images and the default CNN alone on "
-            f"{test['only_b_correct']}. {verdict} at the {alpha:g} level (exact McNemar test, "
-            f"p = {test['p_value']:.3g}).")
+    return (f"On validation the tuned CNN scored {100 * tuned['val_accuracy']:.2f} % against the "
+            f"default CNN's {100 * tuned['default_val_accuracy']:.2f} %. On the test set it "
+            f"scores {100 * tuned['accuracy']:.2f} % against {100 * default['accuracy']:.2f} % "
+            f"({diff:+.2f} points), both trained with the same protocol. On the paired test "
+            f"predictions the tuned CNN alone is right on {test['only_a_correct']} images and the "
+            f"default CNN alone on {test['only_b_correct']}. {verdict} at the {alpha:g} level "
+            f"(exact McNemar test, p = {test['p_value']:.3g}).")

@@ -109,7 +109,20 @@ def _download_with_keras() -> Path:
 
 
 def find_data_dir(data_dir: str | Path | None = None, allow_download: bool = True) -> Path:
-    """Return the first folder holding all four files; download with Keras as a last resort."""
+    """The folder with the four files: `data_dir` when given (or an error); otherwise the first
+    usual place that has them, with Keras' download as a last resort."""
+    if data_dir:
+        folder = Path(data_dir).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"data_dir {folder} does not exist. Point `data_dir` at the folder "
+                            "holding the four Fashion-MNIST files, or set it to null to search "
+                            f"the usual places. {HOW_TO_GET}")
+        missing = [name for name in SHA256 if file_in(folder, name) is None]
+        if missing:
+            raise DataError(f"data_dir {folder} lacks {', '.join(missing)} (or their .gz). Put "
+                            "the four files there, or set `data_dir` to null to search the "
+                            f"usual places. {HOW_TO_GET}")
+        return folder
     tried = candidate_dirs(data_dir)
     for folder in tried:
         if _has_all_files(folder):
@@ -122,6 +135,18 @@ def find_data_dir(data_dir: str | Path | None = None, allow_download: bool = Tru
     places = "; ".join(str(p) for p in tried)
     raise DataError(f"Fashion-MNIST files not found (need {', '.join(SHA256)}). "
                     f"Places tried: {places}. {HOW_TO_GET}")
+
+
+def describe_source(folder: str | Path, data_dir: str | Path | None = None) -> str:
+    """Which of the usual places a data folder is, in words."""
+    folder = Path(folder)
+    if data_dir and folder == Path(data_dir).expanduser():
+        return "the data_dir you named"
+    if folder == KERAS_CACHE.expanduser():
+        return "Keras' cache (downloaded by Keras, now or earlier)"
+    if folder == DEBIAN_DIR:
+        return "Debian's dataset-fashion-mnist package"
+    return "a folder found by search"
 
 
 def load_dataset(data_dir: str | Path | None = None, allow_download: bool = True) -> Dataset:

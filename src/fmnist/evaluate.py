@@ -196,10 +196,13 @@ def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, /, **rec
     return evaluate(np.asarray(probs), y_test, inference_ms_per_1k=ms_per_1k, **record)
 
 
-def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, /, **record: Any) -> Evaluation:
-    """Evaluate a Keras model (prediction in batches of 1,000, no progress output)."""
-    return evaluate_predictor(lambda x: model.predict(x, batch_size=1000, verbose=0),
-                              x_test, y_test, n_params=int(model.count_params()), **record)
+def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, /, tta: bool = False,
+                   **record: Any) -> Evaluation:
+    """Evaluate a Keras model (with test-time flip averaging when `tta`), timing inference."""
+    from fmnist.recipe import predict_probs
+
+    return evaluate_predictor(lambda x: predict_probs(model, x, tta), x_test, y_test,
+                              n_params=int(model.count_params()), tta=tta, **record)
 
 
 def load_model(results: str | Path, chapter: str):

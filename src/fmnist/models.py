@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import keras
 
-from fmnist.params import BN_PLACEMENTS
+from fmnist.params import BN_PLACEMENTS, HEADS
 
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
@@ -19,6 +19,8 @@ BN_MOMENTUM = 0.9
 # memory-bound. Least squares on CPU time per image over the tuning space, batch normalisation
 # after pooling (bench/cnn_step_cost.py --fit; bench/NOTES.md).
 ACTIVATION_MACS = 180
+# The original study's CNN (filters, kernels, dense units, padding, head): the unit of `cnn_cost`.
+ORIGINAL_CNN = ((32, 64), (3, 3), 128, "valid", "flatten")
 
 
 def build_dense(
@@ -64,18 +66,26 @@ def build_cnn(
     dropout: float = 0.3,
     batch_norm: bool | str = False,
     padding: str = "valid",
+    head: str = "flatten",
 ) -> keras.Model:
     """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax.
 
-    `batch_norm`: False or "none" (the original), True or "conv" (normalise each convolution's
-    output, before pooling), "pool" (normalise after pooling: a quarter of the activations).
+    One block per entry of `filters` (the original has two). `batch_norm`: False or "none" (the
+    original), True or "conv" (normalise each convolution's output, before pooling), "pool"
+    (normalise after pooling: a quarter of the activations). `head`: "flatten" (the original) or
+    "gap" (global average pooling: one value per channel, far fewer dense weights).
     """
     batch_norm = _bn_placement(batch_norm)
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, not {head!r}")
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for i, (f, k) in enumerate(zip(filters, kernel_size, strict=True), start=1):
         x = _conv_block(x, f, k, padding, batch_norm, i)
-    x = keras.layers.Flatten(name="flatten")(x)
+    if head == "gap":
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
@@ -91,14 +101,19 @@ def _bn_placement(batch_norm: bool | str) -> str:
     return batch_norm
 
 
-def _conv_shapes(filters: Sequence[int], kernel_size: Sequence[int], padding: str):
-    """(output side, input channels, filters, kernel) of each conv; the flattened size."""
+def _conv_shapes(filters: Sequence[int], kernel_size: Sequence[int], padding: str,
+                 head: str = "flatten"):
+    """(output side, input channels, filters, kernel) of each conv; the dense layer's inputs."""
     size, channels, shapes = IMAGE_SHAPE[0], IMAGE_SHAPE[2], []
     for f, k in zip(filters, kernel_size, strict=True):
         out = size if padding == "same" else size - k + 1
+        if out < 2:
+            raise ValueError(f"{len(filters)} conv blocks with kernels {list(kernel_size)} and "
+                             f"padding {padding!r} shrink the 28-pixel image to nothing; use "
+                             "padding 'same', fewer blocks or smaller kernels")
         shapes.append((out, channels, f, k))
         size, channels = out // 2, f
-    return shapes, size * size * channels
+    return shapes, channels if head == "gap" else size * size * channels
 
 
 def cnn_macs(
@@ -106,9 +121,10 @@ def cnn_macs(
     kernel_size: Sequence[int] = (3, 3),
     dense_units: int = 128,
     padding: str = "valid",
+    head: str = "flatten",
 ) -> int:
     """Multiply-accumulates of one forward pass of `build_cnn(...)` for one image."""
-    shapes, flat = _conv_shapes(filters, kernel_size, padding)
+    shapes, flat = _conv_shapes(filters, kernel_size, padding, head)
     convs = sum(out * out * k * k * c * f for out, c, f, k in shapes)
     return convs + flat * dense_units + dense_units * N_CLASSES
 
@@ -118,6 +134,7 @@ def cnn_cost(
     kernel_size: Sequence[int] = (3, 3),
     dense_units: int = 128,
     padding: str = "valid",
+    head: str = "flatten",
 ) -> float:
     """Training cost of `build_cnn(...)` per image, relative to the original CNN's (1.0).
 
@@ -125,13 +142,13 @@ def cnn_cost(
     a deterministic figure (a choice that weighs cost never depends on noisy timings) that
     follows measured CPU time much better than MACs alone (bench/cnn_step_cost.py).
     """
-    return (_mac_equivalents(filters, kernel_size, dense_units, padding)
-            / _mac_equivalents((32, 64), (3, 3), 128, "valid"))
+    return (_mac_equivalents(filters, kernel_size, dense_units, padding, head)
+            / _mac_equivalents(*ORIGINAL_CNN))
 
 
 def _mac_equivalents(filters: Sequence[int], kernel_size: Sequence[int], dense_units: int,
-                     padding: str) -> float:
-    return (cnn_macs(filters, kernel_size, dense_units, padding)
+                     padding: str, head: str = "flatten") -> float:
+    return (cnn_macs(filters, kernel_size, dense_units, padding, head)
             + ACTIVATION_MACS * cnn_activations(filters, kernel_size, padding))
 
 
@@ -141,3 +158,13 @@ def cnn_activations(
     """Values the convolutions output for one image (before pooling)."""
     shapes, _ = _conv_shapes(filters, kernel_size, padding)
     return sum(out * out * f for out, _, f, _ in shapes)
+
+
+# The keys of a CNN profile section that `build_cnn` takes; the rest is the training protocol.
+CNN_BUILD_KEYS: tuple[str, ...] = ("filters", "kernel_size", "dense_units", "dropout",
+                                   "batch_norm", "padding", "head")
+
+
+def build_cnn_from(section) -> keras.Model:
+    """`build_cnn` with the architecture keys of a CNN profile section (`CnnParams`)."""
+    return build_cnn(**{k: getattr(section, k) for k in CNN_BUILD_KEYS})

@@ -7,6 +7,7 @@ the key and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
@@ -20,11 +21,10 @@ from typing import Any
 
 import yaml
 
-# The CNN chapter's training protocol, which the tuning chapter's final retrain reuses.
-PROTOCOL_KEYS: tuple[str, ...] = ("epochs", "batch_size", "patience", "batch_norm", "padding")
 CHAPTERS: tuple[str, ...] = ("data", "baseline", "dense", "cnn", "tuning", "comparison")
 MAX_TRAIN = 60_000
 BN_PLACEMENTS: tuple[str, ...] = ("none", "conv", "pool")  # models.build_cnn's batch_norm
+HEADS: tuple[str, ...] = ("flatten", "gap")  # models.build_cnn's head
 
 
 class ParamsError(ValueError):
@@ -36,8 +36,8 @@ Check = Callable[[Any], bool]
 
 def _param(default: Any, help: str, check: Check | None = None, allowed: str = "") -> Any:
     """A schema field: its default, a one-line help, and an optional range check."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default),
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: copy.deepcopy(default),
                      metadata={"help": help, "check": check, "allowed": allowed})
     return field(default=default, metadata={"help": help, "check": check, "allowed": allowed})
 
@@ -89,10 +89,29 @@ class BaselineParams:
     max_iter: int = _param(1000, "iteration cap (a fit that hits it fails, never warns)",
                            _positive, "an integer > 0")
     tol: float = _param(1e-4, "convergence tolerance", _positive, "a number > 0")
+    require_convergence: bool = _param(True, "choose only among fits that converged (false: "
+                                       "any fit, as the original's 100 saga iterations)")
 
 
 @dataclass(frozen=True)
-class DenseParams:
+class RecipeParams:
+    """The training recipe's pieces (`recipe.Recipe`), shared by the Keras chapters."""
+
+    augment_flip: bool = _param(False, "mirror a random half of each training batch left to right")
+    augment_shift: int = _param(0, "translate training images by up to this many pixels",
+                                lambda v: 0 <= v <= 4, "an integer in [0, 4]")
+    label_smoothing: float = _param(0.1, "share of each target spread over the classes",
+                                    lambda v: 0 <= v < 0.5, "a number in [0, 0.5)")
+    ema_momentum: float = _param(0.99, "momentum of the weights' moving average (0: off)",
+                                 lambda v: v == 0 or 0.9 <= v < 1, "0, or a number in [0.9, 1)")
+    warmup_epochs: float = _param(0.0, "epochs of linear learning-rate warm-up",
+                                  lambda v: v >= 0, "a number >= 0")
+    tta: bool = _param(False, "average each image's and its mirror's predictions (validation "
+                       "and test alike)")
+
+
+@dataclass(frozen=True)
+class DenseParams(RecipeParams):
     """Two hidden ReLU layers with dropout."""
 
     units: list[int] = _param([512, 256], "units of the two hidden layers",
@@ -101,22 +120,23 @@ class DenseParams:
     dropout: float = _param(0.3, "dropout after each hidden layer", _fraction, "a number in [0, 1)")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
                                   "a number > 0")
-    epochs: int = _param(30, "maximum epochs (early stopping on validation loss)", _positive,
-                         "an integer > 0")
+    epochs: int = _param(30, "maximum epochs (early stopping on validation accuracy)",
+                         _positive, "an integer > 0")
     batch_size: int = _param(256, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
-                           lambda v: v >= 0, "an integer >= 0")
+                           lambda v: v >= 1, "an integer >= 1")
 
 
 @dataclass(frozen=True)
-class CnnParams:
-    """Two Conv2D + MaxPooling blocks, a dense layer and dropout."""
+class CnnParams(RecipeParams):
+    """Conv2D + MaxPooling blocks (two, as the original, or three), a dense layer and dropout."""
 
-    filters: list[int] = _param([32, 64], "filters of the two conv blocks",
-                                lambda v: len(v) == 2 and _all_positive(v), "two integers > 0")
+    filters: list[int] = _param([32, 64], "filters of each conv block (two or three blocks)",
+                                lambda v: len(v) in (2, 3) and _all_positive(v),
+                                "two or three integers > 0")
     kernel_size: list[int] = _param([3, 3], "kernel size of each conv block",
-                                    lambda v: len(v) == 2 and _all_positive(v),
-                                    "two integers > 0")
+                                    lambda v: len(v) in (2, 3) and _all_positive(v),
+                                    "two or three integers > 0, one per block")
     dense_units: int = _param(128, "units of the dense layer", _positive, "an integer > 0")
     dropout: float = _param(0.3, "dropout before the output layer", _fraction,
                             "a number in [0, 1)")
@@ -126,18 +146,39 @@ class CnnParams:
         lambda v: v in (True, False, *BN_PLACEMENTS), "true, false, none, conv or pool")
     padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
                           "valid or same")
-    learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
+    head: str = _param("flatten", "flatten the last block (the original) or gap (global "
+                       "average pooling)", lambda v: v in HEADS, "flatten or gap")
+    learning_rate: float = _param(1e-3, "Adam's peak learning rate (cosine decay)", _positive,
                                   "a number > 0")
-    epochs: int = _param(12, "maximum epochs (early stopping on validation loss)", _positive,
-                         "an integer > 0")
+    epochs: int = _param(12, "maximum epochs (early stopping on validation accuracy)",
+                         _positive, "an integer > 0")
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(3, "epochs without validation improvement before stopping",
-                           lambda v: v >= 0, "an integer >= 0")
+                           lambda v: v >= 1, "an integer >= 1")
+
+
+# Keys of the CNN section a search may change: not the protocol (epochs, batch size, patience),
+# which the tuned model shares with the default CNN, nor test-time averaging (no training effect).
+UNSEARCHABLE: tuple[str, ...] = ("epochs", "batch_size", "patience", "tta")
+DEFAULT_SPACE: dict[str, list[Any]] = {
+    "filters": [[32, 64], [64, 128], [32, 64, 128]],
+    "padding": ["valid", "same"],
+    "dropout": [0.2, 0.3, 0.4],
+    "learning_rate": [0.001, 0.002],
+    "label_smoothing": [0.0, 0.1],
+    "augment_shift": [0, 1],
+}
+
+
+def _is_space(v: Any) -> bool:
+    return len(v) > 0 and all(isinstance(k, str) and isinstance(c, list) and len(c) > 0
+                              for k, c in v.items())
 
 
 @dataclass(frozen=True)
 class TuningParams:
-    """A KerasTuner search over the CNN's space; the chosen trial is retrained like the CNN."""
+    """A KerasTuner search over keys of the CNN section; the chosen trial is retrained like the
+    CNN (same epochs, batch size, patience and seed)."""
 
     algorithm: str = _param("hyperband", "tuner algorithm",
                             lambda v: v in ("random", "hyperband", "bayesian"),
@@ -149,17 +190,8 @@ class TuningParams:
     search_subset: int | None = _param(10_000, "training images used during the search",
                                        lambda v: v is None or 100 <= v <= MAX_TRAIN,
                                        f"null or an integer in [100, {MAX_TRAIN}]")
-    filters_choices: list[int] = _param([32, 64, 128], "filters per conv block", _all_positive,
-                                        "a non-empty list of integers > 0")
-    kernel_choices: list[int] = _param([3, 5], "kernel sizes", _all_positive,
-                                       "a non-empty list of integers > 0")
-    units_choices: list[int] = _param([64, 128, 256], "dense units", _all_positive,
-                                      "a non-empty list of integers > 0")
-    dropout_range: list[float] = _param([0.2, 0.5, 0.1], "dropout [min, max, step]",
-                                        lambda v: len(v) == 3 and 0 <= v[0] <= v[1] < 1
-                                        and v[2] > 0, "[min, max, step] with 0 <= min <= max < 1")
-    lr_choices: list[float] = _param([1e-3, 5e-4], "learning rates", _all_positive,
-                                     "a non-empty list of numbers > 0")
+    space: dict = _param(DEFAULT_SPACE, "CNN keys searched, each with its candidate values",
+                         _is_space, "a mapping of cnn keys to non-empty lists of values")
     selection: str = _param("one_se", "which trial is retrained: the best, or the cheapest "
                             "within one standard error of the best (one_se)",
                             lambda v: v in ("best", "one_se"), "best or one_se")
@@ -177,6 +209,9 @@ SCHEMAS: dict[str, type] = {
     "data": DataParams, "baseline": BaselineParams, "dense": DenseParams, "cnn": CnnParams,
     "tuning": TuningParams, "comparison": ComparisonParams,
 }
+# Sections a chapter receives besides its own: the tuning chapter trains every trial and its
+# final model with the CNN chapter's configuration and protocol.
+READS: dict[str, tuple[str, ...]] = {"tuning": ("cnn",)}
 
 
 @dataclass(frozen=True)
@@ -188,8 +223,10 @@ class Profile:
     sections: dict[str, Any]
 
     def chapter(self, name: str) -> dict[str, Any]:
-        """The papermill parameters of one chapter: shared keys plus its section."""
-        return {**dataclasses.asdict(self.shared), **dataclasses.asdict(self.sections[name])}
+        """The papermill parameters of one chapter: shared keys, its section and, as one mapping
+        each, the sections it reads (`READS`)."""
+        return {**dataclasses.asdict(self.shared), **dataclasses.asdict(self.sections[name]),
+                **{dep: dataclasses.asdict(self.sections[dep]) for dep in READS.get(name, ())}}
 
     def as_dict(self) -> dict[str, Any]:
         """The profile as plain data, in the YAML layout."""
@@ -278,9 +315,43 @@ def _check_cross(profile: Profile, where: str) -> None:
                           f" the training split ({n_train} images with data.train_subset="
                           f"{data.train_subset} and data.val_fraction={data.val_fraction}). "
                           "Use a smaller subset or null for all of it.")
-    lo, hi, _ = tuning.dropout_range
-    if lo > hi:
-        raise ParamsError(f"{where}: `tuning.dropout_range` is empty: min {lo} > max {hi}.")
+    cnn = profile.sections["cnn"]
+    if len(cnn.kernel_size) != len(cnn.filters):
+        raise ParamsError(f"{where}: `cnn.kernel_size` has {len(cnn.kernel_size)} entries but "
+                          f"`cnn.filters` has {len(cnn.filters)}: give one kernel size per "
+                          "conv block.")
+    for name in ("dense", "cnn"):
+        section = profile.sections[name]
+        if section.warmup_epochs >= section.epochs:
+            raise ParamsError(f"{where}: `{name}.warmup_epochs` ({section.warmup_epochs}) must be "
+                              f"smaller than `{name}.epochs` ({section.epochs}).")
+    _check_space(tuning.space, cnn, where)
+
+
+def _check_space(space: Mapping[str, list], cnn: Any, where: str) -> None:
+    """Every searched key is a searchable CNN key and every candidate a valid value for it."""
+    searchable = [f.name for f in dataclasses.fields(CnnParams) if f.name not in UNSEARCHABLE]
+    for key, values in space.items():
+        if key not in searchable:
+            hint = (" It is the training protocol the tuned CNN shares with the default one."
+                    if key in UNSEARCHABLE else _closest(key, searchable))
+            raise ParamsError(f"{where}: `tuning.space.{key}` cannot be searched.{hint} "
+                              f"Searchable keys: {', '.join(searchable)}.")
+        for i, value in enumerate(values):
+            try:
+                build_section(CnnParams, {key: value}, where, prefix="cnn.")
+            except ParamsError as err:
+                raise ParamsError(str(err).replace(
+                    f"`cnn.{key}`", f"candidate {i + 1} of `tuning.space.{key}`")) from None
+    n_blocks = {len(v) for v in space.get("filters", [cnn.filters])}
+    if "kernel_size" not in space and len(set(cnn.kernel_size)) == 1:
+        return  # a searched depth repeats the section's one kernel size (tune.with_searched)
+    n_kernels = {len(v) for v in space.get("kernel_size", [cnn.kernel_size])}
+    if n_blocks != n_kernels or len(n_blocks) != 1:
+        raise ParamsError(f"{where}: every `filters` candidate must have as many blocks as every "
+                          f"`kernel_size` candidate (the cnn section's when not searched, unless "
+                          f"it uses one kernel size throughout); got {sorted(n_blocks)} block(s) "
+                          f"against {sorted(n_kernels)} kernel size(s).")
 
 
 def profile_from_mapping(raw: Any, where: str, name: str = "custom") -> Profile:
@@ -336,13 +407,38 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that names the same key twice (YAML lets the last
+    one win silently; in a profile it is always a mistake)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ParamsError(f"the key `{key}` appears twice, on lines {seen[key]} and "
+                                  f"{line}: keep one of them.")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
-    """Read a YAML file with the safe loader only (tags such as !!python/... are rejected)."""
+    """Read a profile: UTF-8 text, YAML's safe loader only (tags such as !!python/... are
+    rejected), no key twice in a mapping."""
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found. Profiles live in params/ "
-                          "(default.yaml, quick.yaml); copy one to make your own.")
+                          "(default.yaml, quick.yaml, accurate.yaml, original.yaml); copy one to "
+                          "make your own.")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {err.start} cannot be decoded). A "
+                          "profile is a YAML text file: save it as UTF-8.") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
 
@@ -382,9 +478,32 @@ def from_namespace(chapter: str, namespace: Mapping[str, Any]) -> tuple[SharedPa
     where = f"papermill parameters of chapter `{chapter}`"
     shared = build_section(SharedParams, {k: v for k, v in values.items() if k in shared_keys},
                            where)
+    others = shared_keys | set(READS.get(chapter, ()))
     section = build_section(SCHEMAS[chapter],
-                            {k: v for k, v in values.items() if k not in shared_keys}, where)
+                            {k: v for k, v in values.items() if k not in others}, where)
     return shared, section
+
+
+def read_section(chapter: str, name: str, namespace: Mapping[str, Any]) -> Any:
+    """A section that `chapter` receives besides its own (`READS`), validated.
+
+    For the tuning chapter, the search space is also checked against the CNN section.
+    """
+    where = f"papermill parameters of chapter `{chapter}`"
+    if name not in READS.get(chapter, ()):
+        raise ParamsError(f"{where}: chapter `{chapter}` does not receive section `{name}`.")
+    raw = namespace.get(name)
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}: `{name}` must be a mapping of the {name} section's keys, got "
+                          f"{_describe(raw)}.")
+    section = build_section(SCHEMAS[name], raw, where, prefix=f"{name}.")
+    if chapter == "tuning":
+        space = namespace.get("space", TuningParams().space)
+        if not isinstance(space, Mapping) or not _is_space(space):
+            raise ParamsError(f"{where}: `space` must be a mapping of cnn keys to non-empty "
+                              f"lists of values, got {_describe(space)}.")
+        _check_space(space, section, where)
+    return section
 
 
 def chapter_values(shared: SharedParams, section: Any) -> dict[str, Any]:

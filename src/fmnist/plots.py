@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -162,15 +163,35 @@ def plot_trials(val_acc: Sequence[float]) -> plt.Figure:
     return fig
 
 
-def plot_hyperparameters(rows: Sequence[Mapping[str, float]], names: Sequence[str]) -> plt.Figure:
-    """Each hyperparameter against validation accuracy, one panel each."""
-    fig, axes = plt.subplots(1, len(names), figsize=(3 * len(names), 3), squeeze=False)
-    acc = [r["val_accuracy"] for r in rows]
-    for ax, name in zip(axes[0], names, strict=True):
-        ax.scatter([r[name] for r in rows], acc)
+def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> plt.Figure:
+    """Validation accuracy of every trial against each searched key's value, one panel each.
+
+    Values are shown as categories (they are a search's candidate values, lists included), in a
+    grid of at most three panels per row so that each stays legible at page width.
+    """
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False,
+                             sharey=True)
+    acc = 100 * np.array([r["val_accuracy"] for r in rows])
+    for ax, name in zip(axes.flat, names, strict=False):
+        labels = [_label(r[name]) for r in rows]
+        categories = sorted(set(labels), key=lambda v: (len(v), v))
+        x = np.array([categories.index(v) for v in labels], dtype=float)
+        jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(x))
+        ax.scatter(x + jitter, acc, s=22, alpha=0.8)
+        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3
+                      else 0, fontsize=8)
         ax.set_xlabel(name)
-        if name == "learning_rate":
-            ax.set_xscale("log")
-    axes[0, 0].set_ylabel("validation accuracy")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("validation accuracy (%)")
     fig.tight_layout()
     return fig
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "-".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from fmnist import paths
-from fmnist.evaluate import METRICS_FILE, atomic_write_text, machine_description, versions
-from fmnist.params import CHAPTERS, PROTOCOL_KEYS, Profile
+from fmnist.evaluate import (
+    METRICS_FILE,
+    atomic_write_text,
+    load_metrics,
+    machine_description,
+    versions,
+)
+from fmnist.params import CHAPTERS, Profile
 
 STAMP_FILE = "stamp.json"
 RUN_FILE = "run.json"
@@ -39,6 +45,10 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "tuning": ("data", "cnn"),
     "comparison": ("baseline", "dense", "cnn", "tuning"),
 }
+
+# Where a chapter reads only part of another's metrics: the tuning chapter compares with the
+# CNN's validation accuracy (a CNN rerun that changes only timings leaves it fresh).
+METRIC_KEYS: dict[tuple[str, str], tuple[str, ...]] = {("tuning", "cnn"): ("val_accuracy",)}
 
 
 def say(message: str) -> None:
@@ -91,23 +101,28 @@ def code_hash() -> str:
     return _hash_files(Path(__file__).parent.glob("*.py"))
 
 
-def chapter_inputs(slug: str, results: Path) -> dict[str, Any]:
-    """What a chapter reads from the chapters before it, as content, not file bytes.
+def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> dict[str, Any]:
+    """What a chapter reads from the chapters it depends on, as content, not file bytes.
 
-    Model chapters read the data split; the tuning chapter also the CNN chapter's training
-    protocol (not the rest of its results); the comparison reads every model's metrics.
+    From the data chapter, its split; from a model chapter, its `metrics.json` (the tuning
+    chapter compares with the CNN's validation accuracy; the comparison reads every model's).
     """
     from fmnist.data import split_key
 
-    if slug == "data":
-        return {}
-    if slug == "comparison":
-        return {dep: _file_digest(results / dep / METRICS_FILE) for dep in DEPENDS_ON[slug]}
-    inputs: dict[str, Any] = {"split": split_key(results)}
-    if slug == "tuning":
-        cnn = results / "cnn" / METRICS_FILE
-        cnn_params = json.loads(cnn.read_text())["params"] if cnn.is_file() else {}
-        inputs["cnn_protocol"] = {k: cnn_params.get(k) for k in PROTOCOL_KEYS}
+    def read(dep: str) -> Any:
+        if dep == "data":
+            return split_key(results)
+        if (slug, dep) in METRIC_KEYS:
+            metrics = load_metrics(results / dep) or {}
+            return {k: metrics.get(k) for k in METRIC_KEYS[slug, dep]}
+        return _file_digest(results / dep / METRICS_FILE)
+
+    inputs = {dep: read(dep) for dep in DEPENDS_ON[slug]}
+    if slug == "tuning" and profile is not None:  # its search, which `fmnist tune` can change
+        from fmnist.tune import search_state
+
+        inputs["search"] = search_state(results, profile.shared, profile.sections["tuning"],
+                                        profile.sections["cnn"])
     return inputs
 
 
@@ -118,7 +133,7 @@ def _file_digest(path: Path) -> str:
 def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> str:
     """What a chapter's output depends on: its parameters, notebook, the code and its inputs."""
     blob = json.dumps({"params": profile.chapter(ch.slug),
-                       "inputs": chapter_inputs(ch.slug, results),
+                       "inputs": chapter_inputs(ch.slug, results, profile),
                        "notebook": _hash_files([root / "book" / ch.notebook]),
                        "code": code_hash()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

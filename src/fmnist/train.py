@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.recipe import PLAIN, Recipe
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend, and make TensorFlow's ops deterministic."""
@@ -32,21 +34,70 @@ def keras_verbose() -> int:
 
 @dataclass
 class FitResult:
-    """A trained model with its per-epoch history and training wall time."""
+    """A trained model with its per-epoch history, training wall time and best epoch."""
 
     model: Any
     history: dict[str, list[float]] = field(default_factory=dict)
     train_seconds: float = 0.0
     best_epoch: int = 0
+    val_accuracy: float = 0.0  # of the kept (best) epoch, scored as the test set is
 
 
-def compile_model(model, learning_rate: float, decay_steps: int) -> None:
-    """Adam with cosine decay over the whole run, sparse cross-entropy, accuracy."""
+def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe = PLAIN,
+                  steps_per_epoch: int = 1) -> None:
+    """Adam with cosine decay (after the recipe's linear warm-up), cross-entropy on one-hot
+    targets with the recipe's label smoothing, accuracy; weight averaging when the recipe asks.
+    """
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    warmup = min(int(recipe.warmup_epochs * steps_per_epoch), total_steps - 1)
+    if warmup > 0:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=total_steps - warmup, warmup_target=learning_rate,
+            warmup_steps=warmup)
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    ema = recipe.ema_momentum > 0
+    optimizer = keras.optimizers.Adam(schedule, use_ema=ema,
+                                      ema_momentum=recipe.ema_momentum if ema else 0.99)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience: int):
+    """Score the validation split after every epoch, keep the best weights, stop early.
+
+    The score is validation accuracy, the study's metric, computed as the test set's will be
+    (with test-time flip averaging when the recipe uses it, on the averaged weights when the
+    recipe averages them). Training stops after `patience` epochs without improvement.
+    """
+    import keras
+
+    from fmnist.recipe import predict_probs
+
+    x_val, y_val = val
+
+    class BestEpoch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights, self.wait = -1.0, 0, None, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = predict_probs(self.model, x_val, tta)
+            acc = float(np.mean(probs.argmax(axis=1) == y_val))
+            loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_val)), y_val],
+                                                 1e-7, 1.0))))
+            if logs is not None:
+                logs.update(val_accuracy=acc, val_loss=loss)
+            if acc > self.best:
+                self.best, self.best_epoch, self.wait = acc, epoch + 1, 0
+                self.weights = self.model.get_weights()
+                return
+            self.wait += 1
+            if self.wait >= patience:
+                self.model.stop_training = True
+
+    return BestEpoch()
 
 
 def fit_keras(
@@ -58,22 +109,32 @@ def fit_keras(
     batch_size: int,
     learning_rate: float,
     patience: int,
+    recipe: Recipe = PLAIN,
+    seed: int = 0,
     verbose: int | None = None,
 ) -> FitResult:
-    """Train on `train`, early-stop on validation loss and restore the best weights."""
+    """Train with `recipe` on `train`, stop early on validation accuracy, restore the best epoch.
+
+    Batches are shuffled (and augmented) by `recipe.make_batches`, seeded from `seed`.
+    """
     import keras
 
-    steps = int(np.ceil(len(train[0]) / batch_size)) * epochs
-    compile_model(model, learning_rate, steps)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                         restore_best_weights=True)
+    from fmnist.recipe import epoch_setter, make_batches
+
+    batches = make_batches(*train, batch_size, recipe, seed)
+    compile_model(model, learning_rate, len(batches) * epochs, recipe, len(batches))
+    best = best_epoch_callback(val, recipe.tta, patience)
+    # With weight averaging, each epoch is scored (and kept) with the averaged weights.
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []
     start = time.perf_counter()
-    history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=batch_size,
-                        callbacks=[stop], verbose=keras_verbose() if verbose is None else verbose)
+    history = model.fit(batches, epochs=epochs,
+                        callbacks=[epoch_setter(batches), *swap, best],
+                        verbose=keras_verbose() if verbose is None else verbose)
     seconds = time.perf_counter() - start
+    model.set_weights(best.weights)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    best = int(np.argmin(hist["val_loss"])) + 1
-    return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best)
+    return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best.best_epoch,
+                     val_accuracy=best.best)
 
 
 def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[
@@ -144,8 +205,10 @@ def fit_logreg_once(x: np.ndarray, y: np.ndarray, solver: str, C: float, max_ite
 def select_logreg(
     train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *,
     solvers: Sequence[str], c_grid: Sequence[float], max_iter: int, tol: float, seed: int,
+    require_convergence: bool = True,
 ) -> tuple[LogRegModel, list[dict[str, Any]], float]:
-    """Grid-search solver and C on the validation split among fits that converged.
+    """Grid-search solver and C on the validation split among fits that converged (among all
+    fits when `require_convergence` is false).
 
     Each solver walks the grid from the strongest regularisation up, warm-starting every fit
     from the previous converged one (a regularisation path, as LogisticRegressionCV does): the
@@ -164,7 +227,7 @@ def select_logreg(
                          "iterations": int(np.max(clf.n_iter_)), "converged": converged,
                          "warm_start": previous is not None})
             previous = clf if converged else None
-            if converged and acc > best_acc:
+            if (converged or not require_convergence) and acc > best_acc:
                 best, best_acc = LogRegModel(clf.coef_, clf.intercept_, solver, C), acc
     if best is None:
         raise RuntimeError(f"No logistic regression converged within max_iter={max_iter}: raise "

@@ -1,65 +1,143 @@
-"""KerasTuner search over the CNN's space; the hypermodel only samples `hp` and calls `build_cnn`.
+"""KerasTuner search over the CNN's keys; the hypermodel samples `hp` and calls `build_cnn`.
 
-The search's state lives in `results/tuning/`, so an interrupted search resumes.
+The space maps keys of the CNN chapter's profile section (architecture and recipe) to candidate
+values; every trial is the CNN chapter's configuration with those keys changed. The search's
+state lives in `results/tuning/`, so an interrupted search resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fmnist.models import build_cnn, cnn_cost, cnn_macs
-from fmnist.params import PROTOCOL_KEYS, TuningParams
+from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
+from fmnist.params import CnnParams, TuningParams, params_hash
+from fmnist.recipe import Recipe, epoch_setter, make_batches, one_hot
 from fmnist.train import compile_model
 
 PROJECT = "search"
 TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
 SECONDS_FILE = "seconds.json"
-HP_NAMES = ("filters1", "filters2", "kernel1", "kernel2", "dense_units", "dropout",
-            "learning_rate")
 
 
-def sample_cnn_kwargs(hp, space: TuningParams) -> tuple[dict[str, Any], float]:
-    """Sample one configuration: `build_cnn` keyword arguments and a learning rate."""
-    lo, hi, step = space.dropout_range
-    kwargs = {
-        "filters": [hp.Choice("filters1", space.filters_choices),
-                    hp.Choice("filters2", space.filters_choices)],
-        "kernel_size": [hp.Choice("kernel1", space.kernel_choices),
-                        hp.Choice("kernel2", space.kernel_choices)],
-        "dense_units": hp.Choice("dense_units", space.units_choices),
-        "dropout": hp.Float("dropout", lo, hi, step=step) if hi > lo else lo,
-    }
-    return kwargs, hp.Choice("learning_rate", space.lr_choices)
+def encode_choices(values: list[Any]) -> list[Any]:
+    """Candidate values as KerasTuner choices: lists and mixed types become JSON strings."""
+    plain = all(isinstance(v, bool) for v in values) or all(
+        isinstance(v, str) for v in values) or all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return list(values) if plain else [json.dumps(v) for v in values]
 
 
-def make_hypermodel(space: TuningParams, steps_per_trial: int,
-                    fixed: dict[str, Any] | None = None) -> Callable:
-    """`build(hp)`: samples the space, calls `build_cnn` and compiles like the CNN chapter."""
+def decode_choice(values: list[Any], choice: Any) -> Any:
+    """The candidate value a KerasTuner choice stands for."""
+    return dict(zip(encode_choices(values), values, strict=True))[choice]
 
-    def build(hp):
-        kwargs, lr = sample_cnn_kwargs(hp, space)
-        model = build_cnn(**kwargs, **(fixed or {}))
-        compile_model(model, lr, steps_per_trial)
+
+def with_searched(cnn: CnnParams, values: dict[str, Any]) -> CnnParams:
+    """The CNN section with searched values; a searched depth (`filters` with more or fewer
+    blocks) keeps the section's uniform kernel size in every block."""
+    config = dataclasses.replace(cnn, **values)
+    if len(config.kernel_size) != len(config.filters):
+        config = dataclasses.replace(config, kernel_size=[config.kernel_size[0]]
+                                     * len(config.filters))
+    return config
+
+
+def sample_config(hp, cnn: CnnParams, space: dict[str, list[Any]]) -> CnnParams:
+    """One configuration: the CNN section with every searched key set to a sampled value."""
+    return with_searched(cnn, {key: decode_choice(values, hp.Choice(key, encode_choices(values)))
+                               for key, values in space.items()})
+
+
+def config_of(values: dict[str, Any], cnn: CnnParams, space: dict[str, list[Any]]) -> CnnParams:
+    """The configuration of a finished trial, from its hyperparameter values."""
+    return with_searched(cnn, {k: decode_choice(space[k], values[k]) for k in space})
+
+
+def trial_seed(seed: int, values: dict[str, Any]) -> int:
+    """A seed for one trial, from the search's seed and the trial's hyperparameter values."""
+    blob = json.dumps({"seed": seed, **values}, sort_keys=True, default=str).encode()
+    return int(hashlib.sha256(blob).hexdigest()[:8], 16)
+
+
+class CnnHyperModel:
+    """Samples the space, builds with `build_cnn` and trains with the chapter's recipe code.
+
+    `fit` builds each trial's own batches, since augmentation is one of the searched keys.
+    """
+
+    def __init__(self, cnn: CnnParams, space: dict[str, list[Any]], n_train: int,
+                 trial_epochs: int, seed: int):
+        self.cnn, self.space, self.n_train = cnn, space, n_train
+        self.trial_epochs, self.seed = trial_epochs, seed
+
+    def build(self, hp):
+        import keras
+
+        # Each trial's initialisation and dropout depend only on the seed and the trial's own
+        # values, not on which trials ran before it in this process: resumed and distributed
+        # searches train every trial exactly as one uninterrupted search does.
+        keras.utils.set_random_seed(trial_seed(self.seed, hp.values))
+        config = sample_config(hp, self.cnn, self.space)
+        model = build_cnn_from(config)
+        steps = -(-self.n_train // config.batch_size)
+        compile_model(model, config.learning_rate, steps * self.trial_epochs,
+                      Recipe.from_section(config), steps)
         return model
 
-    return build
+    def fit(self, hp, model, train, val, **kwargs):
+        import keras
+
+        config = sample_config(hp, self.cnn, self.space)
+        rec = Recipe.from_section(config)
+        batches = make_batches(*train, config.batch_size, rec, self.seed)
+        # Validation inside a trial is Keras' own: on the averaged weights when the recipe
+        # averages them (SwapEMAWeights), without flip averaging (scored later, on the retrain).
+        swap = [keras.callbacks.SwapEMAWeights()] if rec.ema_momentum else []
+        callbacks = [*kwargs.pop("callbacks", []), epoch_setter(batches), *swap]
+        return model.fit(batches, validation_data=(val[0], one_hot(val[1])),
+                         callbacks=callbacks, **kwargs)
+
+
+def _as_keras_tuner_hypermodel(hypermodel: CnnHyperModel):
+    import keras_tuner as kt
+
+    class Wrapped(kt.HyperModel):
+        def build(self, hp):
+            return hypermodel.build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            return hypermodel.fit(hp, model, *args, **kwargs)
+
+    return Wrapped()
 
 
 def _timed(base: type) -> type:
-    """A tuner class that records each trial's wall time in its trial folder."""
+    """A tuner class that records each trial's wall time in its trial folder, and resumes its
+    oracle from disk whatever this process's role.
+
+    KerasTuner reloads a search only from `<tuner id>.json`: a chief (id `chief`) started after a
+    single-process search (id `tuner0`) found no such file and ran the finished trials again.
+    """
 
     class Timed(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            saved = Path(self.project_dir) / "oracle.json"
+            if (not kwargs.get("overwrite") and not self._is_worker() and not self.oracle.trials
+                    and saved.is_file()):
+                self.oracle.reload()
+
         def run_trial(self, trial, *args, **kwargs):
             start = time.perf_counter()
             out = super().run_trial(trial, *args, **kwargs)
@@ -82,11 +160,13 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
-def make_tuner(space: TuningParams, hypermodel: Callable, directory: Path, seed: int,
+def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable)."""
     import keras_tuner as kt
 
+    if isinstance(hypermodel, CnnHyperModel):
+        hypermodel = _as_keras_tuner_hypermodel(hypermodel)
     common = {"objective": "val_accuracy", "directory": str(directory),
               "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
@@ -96,27 +176,19 @@ def make_tuner(space: TuningParams, hypermodel: Callable, directory: Path, seed:
         return _timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=2,
                                     hyperband_iterations=1, **common)
     if space.algorithm == "bayesian":
-        # KerasTuner's default starts with 3 random points per hyperparameter (21 here), more
-        # than a small budget has: half the trials explore, the rest follow the Gaussian process.
+        # KerasTuner's default starts with 3 random points per hyperparameter, more than a small
+        # budget has: half the trials explore, the rest follow the Gaussian process.
         return _timed(kt.BayesianOptimization)(hypermodel, max_trials=space.max_trials,
                                                num_initial_points=-(-space.max_trials // 2),
                                                **common)
     return _timed(kt.RandomSearch)(hypermodel, max_trials=space.max_trials, **common)
 
 
-def search(tuner, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-           epochs: int, batch_size: int, verbose: int = 2) -> None:
-    """Run (or resume) the search on training data, scored on the validation split."""
-    tuner.search(*train, validation_data=val, epochs=epochs, batch_size=batch_size,
-                 verbose=verbose)
-
-
-def trial_rows(tuner, padding: str = "valid") -> list[dict[str, Any]]:
-    """Every finished trial: hyperparameters, validation accuracy, seconds and cost, in order.
+def trial_rows(tuner, cnn: CnnParams, space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every finished trial: searched values, validation accuracy, seconds and cost, in order.
 
     `mmacs` is the configuration's forward pass per image in millions of multiply-accumulates and
-    `cost` its training cost relative to the original CNN's (`models.cnn_cost`), both with the
-    CNN protocol's `padding`.
+    `cost` its training cost per image relative to the original CNN's (`models.cnn_cost`).
     """
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
@@ -125,11 +197,15 @@ def trial_rows(tuner, padding: str = "valid") -> list[dict[str, Any]]:
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
         timing = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
         hp = trial.hyperparameters.values
-        config = ([hp["filters1"], hp["filters2"]], [hp["kernel1"], hp["kernel2"]],
-                  hp["dense_units"], padding)
-        rows.append({"trial": trial.trial_id, **hp, "val_accuracy": float(trial.score),
-                     "mmacs": round(cnn_macs(*config) / 1e6, 2),
-                     "cost": round(cnn_cost(*config), 3), "seconds": timing.get("seconds"),
+        config = config_of(hp, cnn, space)
+        arch = [getattr(config, k) for k in ("filters", "kernel_size", "dense_units",
+                                             "padding", "head")]
+        rows.append({"trial": trial.trial_id,
+                     **{k: getattr(config, k) for k in space},
+                     "epochs": hp.get("tuner/epochs"),
+                     "val_accuracy": float(trial.score),
+                     "mmacs": round(cnn_macs(*arch) / 1e6, 2),
+                     "cost": round(cnn_cost(*arch), 3), "seconds": timing.get("seconds"),
                      "worker": timing.get("tuner_id")})
     return rows
 
@@ -155,21 +231,10 @@ def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -
     return min(close, key=lambda r: (r["cost"], -r["val_accuracy"]))  # first of equals wins
 
 
-def trial_kwargs(tuner, trial_id: str, space: TuningParams) -> tuple[dict[str, Any], float]:
-    """One trial's `build_cnn` keyword arguments and learning rate."""
-    return sample_cnn_kwargs(tuner.oracle.trials[trial_id].hyperparameters, space)
-
-
-def cnn_protocol(results: Path) -> dict[str, Any]:
-    """The CNN chapter's training protocol (read from its results), for a fair retrain."""
-    from fmnist.evaluate import load_metrics
-
-    metrics = load_metrics(results / "cnn")
-    if metrics is None:
-        raise FileNotFoundError(f"{results / 'cnn' / 'metrics.json'} not found: the tuned CNN is "
-                                "retrained with the CNN chapter's protocol, so run that chapter "
-                                "first (`fmnist run cnn`).")
-    return {key: metrics["params"][key] for key in PROTOCOL_KEYS}
+def searched_changes(config: CnnParams, cnn: CnnParams) -> dict[str, tuple[Any, Any]]:
+    """The keys where a configuration differs from the CNN chapter's: (default, chosen)."""
+    return {f.name: (getattr(cnn, f.name), getattr(config, f.name))
+            for f in dataclasses.fields(cnn) if getattr(cnn, f.name) != getattr(config, f.name)}
 
 
 @dataclass
@@ -180,37 +245,66 @@ class SearchSetup:
     splits: Any
     search_train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray]
-    protocol: dict[str, Any]
-    epochs: int
+    cnn: CnnParams
+    space: TuningParams
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The finished trials (`trial_rows`)."""
+        return trial_rows(self.tuner, self.cnn, self.space.space)
 
 
-def prepare_search(results: Path, shared, space: TuningParams, overwrite: bool | None = None,
-                   directory: Path | None = None) -> SearchSetup:
+def prepare_search(results: Path, shared, space: TuningParams, cnn: CnnParams,
+                   overwrite: bool | None = None, directory: Path | None = None) -> SearchSetup:
     """Load the split, subset it for the search and build the resumable tuner.
 
-    The tuner's state goes to `directory` (default: the tuning chapter's `results/tuning`).
+    `cnn` is the CNN chapter's section of the profile: every trial is that configuration with
+    the searched keys changed. The tuner's state goes to `directory` (default
+    `results/tuning`).
     """
     from fmnist import data
 
     splits = data.load_splits(results, shared.data_dir)
-    protocol = cnn_protocol(results)
     x_train = data.channels(splits.x_train)
     search_train = data.stratified_subset(x_train, splits.y_train, space.search_subset,
                                           shared.seed)
-    steps = -(-len(search_train[1]) // protocol["batch_size"]) * space.trial_epochs
-    fixed = {"batch_norm": protocol["batch_norm"], "padding": protocol["padding"]}
-    tuner = make_tuner(space, make_hypermodel(space, steps, fixed), directory or results / "tuning",
-                       shared.seed, overwrite=overwrite,
-                       data_key=data.split_key(results) + str(protocol))
+    hypermodel = CnnHyperModel(cnn, space.space, len(search_train[1]), space.trial_epochs,
+                               shared.seed)
+    tuner = make_tuner(space, hypermodel, directory or results / "tuning", shared.seed,
+                       overwrite=overwrite, data_key=search_key(results, shared, cnn))
     return SearchSetup(tuner=tuner, splits=splits, search_train=search_train,
-                       val=(data.channels(splits.x_val), splits.y_val), protocol=protocol,
-                       epochs=space.trial_epochs)
+                       val=(data.channels(splits.x_val), splits.y_val), cnn=cnn, space=space)
 
 
-def run_search(setup: SearchSetup, verbose: int = 2) -> None:
+def search_key(results: Path, shared, cnn: CnnParams) -> str:
+    """What, besides the space and seed, names a search's folder: the split and the CNN."""
+    from fmnist.data import split_key
+
+    return split_key(results) + params_hash(dataclasses.asdict(cnn))
+
+
+def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
+                 ) -> list[tuple[str, str | None, float | None]]:
+    """The trials of the search this profile runs: (trial, status, score), as saved on disk.
+
+    What the tuning chapter's freshness depends on, so a search changed outside the chapter
+    (`fmnist tune`) always reruns it.
+    """
+    folder = results / "tuning" / project_name(space, shared.seed,
+                                               search_key(results, shared, cnn))
+    state = []
+    for path in sorted(folder.glob("trial_*/trial.json")):
+        try:
+            trial = json.loads(path.read_text())
+        except (OSError, ValueError):  # being written: counts as a change
+            trial = {"status": "WRITING", "score": None}
+        state.append((path.parent.name, trial.get("status"), trial.get("score")))
+    return state
+
+
+def run_search(setup: SearchSetup, verbose: int = 0) -> None:
     """Run or resume the prepared search (as chief, worker or alone, as the environment says)."""
-    search(setup.tuner, setup.search_train, setup.val, setup.epochs,
-           setup.protocol["batch_size"], verbose=verbose)
+    setup.tuner.search(setup.search_train, setup.val, epochs=setup.space.trial_epochs,
+                       verbose=verbose)
 
 
 def free_port() -> int:
@@ -220,20 +314,129 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def worker_threads(workers: int) -> int:
+    """TensorFlow threads per worker that share this machine's cores without oversubscribing."""
+    return max(1, (os.cpu_count() or 1) // max(workers, 1))
+
+
 def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
-                       port: int | None = None, timeout: float | None = None) -> None:
+                       port: int | None = None, timeout: float | None = None,
+                       threads: int | None = None) -> None:
     """Run `command` as one chief oracle and `workers` workers (KerasTuner's gRPC mode).
 
     Every process runs the same search in the same results folder; the chief serves the
-    oracle and the workers train the trials it hands out.
+    oracle and the workers train the trials it hands out, each with `threads` TensorFlow
+    threads (default: the cores shared out among the workers).
     """
     env = {**os.environ, "KERASTUNER_ORACLE_IP": ip,
            "KERASTUNER_ORACLE_PORT": str(port or free_port())}
+    n = str(threads or worker_threads(workers))
+    worker_env = {**env, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
     chief = subprocess.Popen(command, env={**env, TUNER_ID_VAR: "chief"})
     time.sleep(2)  # let the chief's server come up before workers ask it for trials
-    procs = [subprocess.Popen(command, env={**env, TUNER_ID_VAR: f"tuner{i}"})
+    procs = [subprocess.Popen(command, env={**worker_env, TUNER_ID_VAR: f"tuner{i}"})
              for i in range(workers)]
     codes = [p.wait(timeout=timeout) for p in procs]
     chief_code = chief.wait(timeout=timeout)
-    if any(codes) or chief_code:
+    # KerasTuner's chief exits 0 only once every trial has ended: the search is complete. A
+    # worker that then finds it gone (a search that was already complete, or its last trial
+    # taken by another worker) exits with a connection error that loses nothing.
+    if chief_code:
         raise RuntimeError(f"distributed search failed: chief exit {chief_code}, workers {codes}")
+
+
+def config_from_row(row: dict[str, Any], setup: SearchSetup) -> CnnParams:
+    """The configuration of a trial row (`trial_rows`)."""
+    return with_searched(setup.cnn, {k: row[k] for k in setup.space.space})
+
+
+def retrain(setup: SearchSetup, config: CnnParams, seed: int):
+    """Train `config` on the whole training split exactly as the CNN chapter trains its model.
+
+    Same epochs, batch size, patience, recipe code and seed: only the searched keys differ.
+    """
+    from fmnist.train import fit_keras, seed_everything
+
+    seed_everything(seed)
+    model = build_cnn_from(config)
+    x_train = setup.splits.x_train.reshape(-1, 28, 28, 1)
+    return fit_keras(model, (x_train, setup.splits.y_train), setup.val, epochs=config.epochs,
+                     batch_size=config.batch_size, learning_rate=config.learning_rate,
+                     patience=config.patience, recipe=Recipe.from_section(config), seed=seed)
+
+
+def describe_search(setup: SearchSetup) -> str:
+    """One paragraph: algorithm, fidelity, space size, data."""
+    space = setup.space
+    combos = int(np.prod([len(v) for v in space.space.values()]))
+    budget = (f"Hyperband with at most {space.trial_epochs} epochs per configuration"
+              if space.algorithm == "hyperband" else
+              f"{space.max_trials} trials of {space.trial_epochs} epochs ({space.algorithm})")
+    return (f"Search: {budget}, on {len(setup.search_train[1]):,} training images, scored on "
+            f"{len(setup.val[1]):,} validation images; the space holds {combos:,} "
+            f"configurations over {', '.join(f'`{k}`' for k in space.space)}.")
+
+
+@dataclass
+class Outcome:
+    """What the tuning chapter keeps: the retrained configuration, or the default CNN."""
+
+    kept: str  # "tuned" or "default"
+    summary: str
+    chosen: dict[str, Any]
+    changes: dict[str, tuple[Any, Any]]
+    retrained_val_accuracy: float | None
+    default_val_accuracy: float
+    fit: Any = None
+
+    def record(self, params: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The keys the tuning chapter's `metrics.json` adds to the evaluation."""
+        fit = self.fit
+        return {"model": "Tuned CNN", "params": params, "kept": self.kept,
+                "chosen_trial": self.chosen["trial"],
+                "changes": {k: [a, b] for k, (a, b) in self.changes.items()},
+                "val_accuracy": (self.retrained_val_accuracy if self.kept == "tuned"
+                                 else self.default_val_accuracy),
+                "retrained_val_accuracy": self.retrained_val_accuracy,
+                "default_val_accuracy": self.default_val_accuracy,
+                "search_val_accuracy": self.chosen["val_accuracy"], "n_trials": len(rows),
+                "search_seconds": float(sum(r["seconds"] or 0 for r in rows)),
+                "train_seconds": fit.train_seconds if fit else 0.0,
+                "history": fit.history if fit else {}, "best_epoch": fit.best_epoch if fit else 0}
+
+
+def decide(fit, default: dict[str, Any], chosen: dict[str, Any],
+           changes: dict[str, tuple[Any, Any]]) -> Outcome:
+    """Keep the retrained configuration only if it beats the default CNN on validation."""
+    base = default["val_accuracy"]
+    common = {"chosen": chosen, "changes": changes, "default_val_accuracy": base, "fit": fit}
+    if not changes:
+        return Outcome("default", "The chosen trial is the CNN chapter's own configuration: the "
+                       "search found nothing to change, so nothing is retrained and the tuned "
+                       "CNN is the default CNN.", retrained_val_accuracy=None, **common)
+    acc = fit.val_accuracy
+    diff = 100 * (acc - base)
+    if acc > base:
+        return Outcome("tuned", f"Retrained with the CNN chapter's protocol, the chosen "
+                       f"configuration reaches {100 * acc:.2f} % validation accuracy against "
+                       f"the default CNN's {100 * base:.2f} % ({diff:+.2f} points): it becomes "
+                       "the tuned CNN.", retrained_val_accuracy=acc, **common)
+    return Outcome("default", f"Retrained with the CNN chapter's protocol, the chosen "
+                   f"configuration reaches {100 * acc:.2f} % validation accuracy, not above the "
+                   f"default CNN's {100 * base:.2f} % ({diff:+.2f} points): **the search did not "
+                   "find a better configuration**, and the tuned CNN is the default CNN.",
+                   retrained_val_accuracy=acc, **common)
+
+
+def keep_default(results: Path, record: dict[str, Any]):
+    """The default CNN's test results, recorded as the tuning chapter's (nothing retrained)."""
+    import shutil
+
+    from fmnist.evaluate import evaluate, load_metrics, load_predictions
+
+    cnn = load_metrics(results / "cnn")
+    probs, y_true = load_predictions(results / "cnn")
+    if (results / "cnn" / "model.keras").is_file():
+        shutil.copyfile(results / "cnn" / "model.keras", results / "tuning" / "model.keras")
+    return evaluate(probs, y_true, n_params=cnn["n_params"], tta=cnn.get("tta", False),
+                    inference_ms_per_1k=cnn["inference_ms_per_1k"], **record)

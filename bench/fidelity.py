@@ -1,0 +1,126 @@
+"""Does the search's score rank configurations the way their full training does?
+
+Samples configurations from the default profile's search space (seeded), trains each at several
+search fidelities (epochs per trial x share of the training split, as a trial of the tuning
+chapter trains them) and once with the CNN chapter's full protocol, and reports the Spearman
+rank correlation between each fidelity's validation accuracy and the fully trained one, with the
+training time each fidelity costs.
+
+Usage: python bench/fidelity.py [--configs 8] [--seed 0]   appends to results/fidelity.jsonl
+       python bench/fidelity.py --table                    renders results/fidelity.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from readme import replace_block
+
+from fmnist import data, evaluate, models, params, recipe, train
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "fidelity.jsonl"
+# (epochs per trial, training images): the chapter's default and the candidates around it.
+FIDELITIES: list[tuple[int, int | None]] = [(2, 10_000), (4, 10_000), (2, 27_000)]
+
+
+def sample_configs(space: dict[str, list], n: int, seed: int) -> list[dict]:
+    """`n` distinct configurations drawn uniformly from the space's product."""
+    combos = list(itertools.product(*space.values()))
+    picks = np.random.default_rng(seed).choice(len(combos), size=min(n, len(combos)),
+                                               replace=False)
+    return [dict(zip(space, combos[i], strict=True)) for i in picks]
+
+
+def train_once(config: params.CnnParams, xy, val, epochs: int, seed: int) -> dict:
+    """Train `config` for `epochs` (no early stopping) and score it on validation."""
+    train.seed_everything(seed)
+    model = models.build_cnn_from(config)
+    cpu = time.process_time()
+    fit = train.fit_keras(model, xy, val, epochs=epochs, batch_size=config.batch_size,
+                          learning_rate=config.learning_rate, patience=epochs,
+                          recipe=recipe.Recipe.from_section(config), seed=seed, verbose=0)
+    return {"val_accuracy": fit.val_accuracy, "seconds": round(fit.train_seconds, 1),
+            "cpu_seconds": round(time.process_time() - cpu, 1),
+            "epochs_run": len(fit.history["loss"])}
+
+
+def measure(n_configs: int, seed: int) -> None:
+    profile = params.load_profile(ROOT / "params" / "default.yaml")
+    shared, cnn = profile.shared, profile.sections["cnn"]
+    ds = data.load_dataset(shared.data_dir)
+    tr, va = data.split_indices(ds.y_train, profile.sections["data"].val_fraction, shared.seed)
+    x = data.channels(data.to_float(ds.x_train))
+    full, val = (x[tr], ds.y_train[tr]), (x[va], ds.y_train[va])
+    for i, values in enumerate(sample_configs(profile.sections["tuning"].space, n_configs, seed)):
+        config = dataclasses.replace(cnn, **values)
+        row = {"config": i, "values": values, "machine": evaluate.machine_description(),
+               "date": time.strftime("%Y-%m-%d"), "fidelities": []}
+        for epochs, subset in FIDELITIES:
+            xy = data.stratified_subset(*full, subset, shared.seed)
+            row["fidelities"].append({"epochs": epochs, "subset": subset,
+                                      **train_once(config, xy, val, epochs, shared.seed)})
+            print(json.dumps(row["fidelities"][-1]), flush=True)
+        # The full protocol, early stopping included, as the tuning chapter retrains.
+        train.seed_everything(shared.seed)
+        fit = train.fit_keras(models.build_cnn_from(config), full, val, epochs=config.epochs,
+                              batch_size=config.batch_size, learning_rate=config.learning_rate,
+                              patience=config.patience,
+                              recipe=recipe.Recipe.from_section(config), seed=shared.seed,
+                              verbose=0)
+        row["retrained"] = {"val_accuracy": fit.val_accuracy,
+                            "seconds": round(fit.train_seconds, 1),
+                            "epochs_run": len(fit.history["loss"])}
+        print(json.dumps(row), flush=True)
+        with OUT.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def table(rows: list[dict]) -> str:
+    """Per fidelity: Spearman with the retrained accuracy, mean time, and who it would pick."""
+    retrained = [r["retrained"]["val_accuracy"] for r in rows]
+    best = int(np.argmax(retrained))
+    lines = [f"{len(rows)} configurations; retrained with the CNN chapter's protocol: "
+             f"validation {100 * min(retrained):.2f}–{100 * max(retrained):.2f} %, mean "
+             f"{np.mean([r['retrained']['seconds'] for r in rows]):.0f} s each.\n",
+             "| epochs per trial | training images | Spearman ρ with retrained accuracy | "
+             "mean seconds per trial | its top pick's retrained accuracy |",
+             "|---|---|---|---|---|"]
+    for k, (epochs, subset) in enumerate(FIDELITIES):
+        scores = [r["fidelities"][k]["val_accuracy"] for r in rows]
+        pick = int(np.argmax(scores))
+        lines.append(f"| {epochs} | {subset or 'all'} | {spearman(scores, retrained):.2f} | "
+                     f"{np.mean([r['fidelities'][k]['seconds'] for r in rows]):.0f} | "
+                     f"{100 * retrained[pick]:.2f} %{' (the best)' if pick == best else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="render the saved measurements")
+    args = parser.parse_args()
+    if not args.table:
+        measure(args.configs, args.seed)
+    rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
+    md = table(rows)
+    OUT.with_suffix(".md").write_text(md)
+    replace_block("fidelity", md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

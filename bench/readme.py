@@ -1,0 +1,17 @@
+"""Write a generated block into the README between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def replace_block(name: str, text: str, readme: Path = README) -> None:
+    """Replace the README's block `name` with `text` (the markers stay)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise SystemExit(f"{readme} has no {start} ... {end} block to fill")
+    head, rest = content.split(start, 1)
+    readme.write_text(f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")

@@ -1,0 +1,128 @@
+"""Training-time pieces of the recipe: augmentation, label smoothing, weight averaging, warm-up
+and test-time flip averaging.
+
+Every piece is off in `Recipe()`; a chapter's profile section switches each one on. Augmentation
+is done in NumPy on whole batches (one vectorised flip and one gather per batch, seeded per
+epoch), not with Keras' per-image preprocessing layers, which are slow on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+SIDE = 28  # Fashion-MNIST images are 28 x 28
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The recipe pieces one Keras model trains with; the defaults switch every piece off."""
+
+    augment_flip: bool = False  # random horizontal mirror (label-preserving for clothes)
+    augment_shift: int = 0  # random translation by up to this many pixels each way
+    label_smoothing: float = 0.0  # share of each target spread evenly over the classes
+    ema_momentum: float = 0.0  # exponential moving average of the weights; 0 switches it off
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
+    tta: bool = False  # average each image's and its mirror's predictions (validation and test)
+
+    @classmethod
+    def from_section(cls, section: Any) -> Recipe:
+        """The recipe keys of a profile section (`DenseParams`, `CnnParams`)."""
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
+
+    @property
+    def augments(self) -> bool:
+        return self.augment_flip or self.augment_shift > 0
+
+
+PLAIN = Recipe()  # every piece off: the original study's training
+
+
+def as_images(x: np.ndarray) -> np.ndarray:
+    """View flat (N, 784) or channel (N, 28, 28, 1) inputs as (N, 28, 28, C) images."""
+    return x.reshape(len(x), SIDE, SIDE, -1)
+
+
+def flip_images(x: np.ndarray) -> np.ndarray:
+    """Mirror every image left to right, keeping the input's layout (flat or channels)."""
+    return as_images(x)[:, :, ::-1, :].reshape(x.shape)
+
+
+def augment_batch(x: np.ndarray, rng: np.random.Generator, flip: bool, shift: int) -> np.ndarray:
+    """A randomly mirrored and translated copy of a batch (zero fill at the borders)."""
+    images = as_images(x)
+    n = len(images)
+    if flip:
+        mirrored = rng.random(n) < 0.5
+        images = np.where(mirrored[:, None, None, None], images[:, :, ::-1, :], images)
+    if shift > 0:
+        padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+        dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
+        rows = dy[:, None] + np.arange(SIDE)[None, :]
+        cols = dx[:, None] + np.arange(SIDE)[None, :]
+        images = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return np.ascontiguousarray(images).reshape(x.shape)
+
+
+def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Integer labels as float32 one-hot rows (the targets label smoothing works on)."""
+    return np.eye(n_classes, dtype=np.float32)[y]
+
+
+def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The random stream of one epoch: the same seed and epoch always give the same batches."""
+    return np.random.default_rng([seed, epoch])
+
+
+def make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, recipe: Recipe, seed: int):
+    """Shuffled, optionally augmented training batches with one-hot targets, for `model.fit`.
+
+    A `keras.utils.PyDataset` whose batch `i` of epoch `e` depends only on (seed, e, i), so a
+    rerun sees exactly the same batches; `EpochSetter` tells it the epoch.
+    """
+    import keras
+
+    class TrainBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self._order: tuple[int, np.ndarray] | None = None
+
+        def __len__(self) -> int:
+            return -(-len(x) // batch_size)
+
+        def _permutation(self) -> np.ndarray:
+            if self._order is None or self._order[0] != self.epoch:
+                self._order = (self.epoch, epoch_rng(seed, self.epoch).permutation(len(x)))
+            return self._order[1]
+
+        def __getitem__(self, i: int):
+            idx = self._permutation()[i * batch_size:(i + 1) * batch_size]
+            xb = x[idx]
+            if recipe.augments:
+                rng = np.random.default_rng([seed, self.epoch, i, 1])
+                xb = augment_batch(xb, rng, recipe.augment_flip, recipe.augment_shift)
+            return xb, one_hot(y[idx])
+
+    return TrainBatches()
+
+
+def epoch_setter(batches):
+    """A callback that tells `batches` which epoch is starting (also when resumed mid-way)."""
+    import keras
+
+    class EpochSetter(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            batches.epoch = epoch
+
+    return EpochSetter()
+
+
+def predict_probs(model, x: np.ndarray, tta: bool = False, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities; with `tta`, the mean of the image's and its mirror's."""
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    if tta:
+        probs = (probs + model.predict(flip_images(x), batch_size=batch_size, verbose=0)) / 2
+    return probs
