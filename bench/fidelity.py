@@ -13,7 +13,6 @@ Usage: python bench/fidelity.py [--configs 8] [--seed 0]   appends to results/fi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from readme import replace_block
 
-from fmnist import data, evaluate, models, params, recipe, train
+from fmnist import data, evaluate, models, params, recipe, train, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "fidelity.jsonl"
@@ -59,7 +58,7 @@ def measure(n_configs: int, seed: int) -> None:
     x = data.channels(data.to_float(ds.x_train))
     full, val = (x[tr], ds.y_train[tr]), (x[va], ds.y_train[va])
     for i, values in enumerate(sample_configs(profile.sections["tuning"].space, n_configs, seed)):
-        config = dataclasses.replace(cnn, **values)
+        config = tune.with_searched(cnn, values)
         row = {"config": i, "values": values, "machine": evaluate.machine_description(),
                "date": time.strftime("%Y-%m-%d"), "fidelities": []}
         for epochs, subset in FIDELITIES:

@@ -53,6 +53,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                   "learning_rate": 2e-3, "warmup_epochs": 1}),
     "cnn3_aug_reg_15ep": ("cnn", {**OFF, **S3, **REG, **AUG, "epochs": 15,
                                   "learning_rate": 2e-3, "warmup_epochs": 1}),
+    "cnn3_aug_reg_20ep": ("cnn", {**OFF, **S3, **REG, **AUG, "tta": True, "epochs": 20,
+                                  "patience": 5, "learning_rate": 2e-3, "warmup_epochs": 1}),
     "cnn3_flip_reg_12ep": ("cnn", {**OFF, **S3, **REG, "augment_flip": True, "epochs": 12,
                                    "learning_rate": 2e-3, "warmup_epochs": 1}),
     "dense_30ep": ("dense", {**OFF, "epochs": 30}),

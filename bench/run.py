@@ -138,15 +138,25 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
                       metrics=["accuracy"])
         return model
 
+    def rows(tuner) -> list[dict]:
+        out = []
+        for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+            timing = Path(tuner.get_trial_dir(trial.trial_id)) / tune.SECONDS_FILE
+            if trial.status == "COMPLETED" and timing.is_file():
+                out.append({"trial": trial.trial_id, **trial.hyperparameters.values,
+                            "val_accuracy": trial.score,
+                            **json.loads(timing.read_text())})
+        return out
+
     class Progress(tune._timed(kt.RandomSearch)):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
-            save({"trials": tune.trial_rows(self)})
+            save({"trials": rows(self)})
 
     tuner = Progress(build, objective="val_accuracy", max_trials=5, seed=0,
                      directory=str(directory), project_name="replica", overwrite=False)
     tuner.search(x_train, y_train, epochs=5, batch_size=32, validation_split=0.2, verbose=2)
-    done = tune.trial_rows(tuner)
+    done = rows(tuner)
     search_seconds = sum(t["seconds"] for t in done)
     best = build(tuner.get_best_hyperparameters(1)[0])
     retrain = _fit_timed(best, x_train, y_train, 10, 32)

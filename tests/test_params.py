@@ -129,15 +129,16 @@ def test_notebook_namespace_validation_matches_profile_messages():
 def test_tuning_chapter_receives_the_cnn_section_and_checks_its_space_against_it():
     profile = load_profile(ROOT / "params" / "quick.yaml")
     values = profile.chapter("tuning")
-    assert values["cnn"] == dataclasses.asdict(profile.sections["cnn"])
+    assert values["cnn_params"] == dataclasses.asdict(profile.sections["cnn"])
+    assert values["data_params"] == dataclasses.asdict(profile.sections["data"])
     assert params.read_section("tuning", "cnn", values) == profile.sections["cnn"]
     bad = {**values, "space": {"filters": [[8, 16, 32]], "kernel_size": [[3, 3]]}}
     with pytest.raises(ParamsError, match="as many blocks"):
         params.read_section("tuning", "cnn", bad)
     deeper = {**values, "space": {"filters": [[8, 16], [8, 16, 32]]}}  # one kernel size: fine
     assert params.read_section("tuning", "cnn", deeper) == profile.sections["cnn"]
-    with pytest.raises(ParamsError, match="`cnn` must be a mapping"):
-        params.read_section("tuning", "cnn", {**values, "cnn": 3})
+    with pytest.raises(ParamsError, match="`cnn_params` must be a mapping"):
+        params.read_section("tuning", "cnn", {**values, "cnn_params": 3})
 
 
 def test_the_original_profile_is_the_original_study():

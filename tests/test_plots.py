@@ -61,3 +61,25 @@ def test_data_and_tuning_figures():
     assert list(trials.axes[0].lines[1].get_ydata()[-3:]) == [0.5, 0.7, 0.7]
     rows = [{"dropout": 0.2, "learning_rate": 1e-3, "val_accuracy": 0.8}]
     assert len(plots.plot_hyperparameters(rows, ["dropout", "learning_rate"]).axes) == 2
+
+
+def test_trials_against_cost_group_by_a_key_and_circle_the_choice():
+    rows = [{"trial": "0", "filters": [8, 16], "cost": 1.0, "val_accuracy": 0.8},
+            {"trial": "1", "filters": [8, 16, 32], "cost": 2.0, "val_accuracy": 0.85},
+            {"trial": "2", "filters": [8, 16], "cost": 1.1, "val_accuracy": 0.82}]
+    fig = plots.plot_trials_cost(rows, chosen="1")
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["filters 8-16", "filters 8-16-32", "chosen"]
+    assert list(ax.collections[-1].get_offsets()[0]) == [2.0, 85.0]
+
+
+def test_trial_axis_counts_whole_trials():
+    ax = plots.plot_trials([0.5, 0.7, 0.6]).axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_comparison_figures_say_so_when_no_model_has_results():
+    for fig in (plots.plot_accuracy_bars([], [], []), plots.plot_f1_heatmap([], np.zeros((0, 10))),
+                plots.plot_accuracy_vs_time([], [], [])):
+        assert "No model chapter has results yet" in fig.axes[0].texts[0].get_text()

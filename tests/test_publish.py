@@ -13,29 +13,43 @@ def git(*args, cwd):
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
-def test_publish_into_a_local_bare_repository(tmp_path):
-    remote = tmp_path / "remote.git"
-    git("init", "--bare", "-q", str(remote), cwd=tmp_path)
-    root = tmp_path / "proj"
+def clone_with_site(tmp_path, name: str, remote, html: str):
+    """A project clone whose `origin` is `remote`, with a built site saying `html`."""
+    root = tmp_path / name
     root.mkdir()
     shutil.copy(ROOT / "_toc.yml", root)
     shutil.copytree(ROOT / "book", root / "book")
     (root / "_build" / "html").mkdir(parents=True)
-    (root / "_build" / "html" / "index.html").write_text("<html>report</html>")
+    (root / "_build" / "html" / "index.html").write_text(html)
     git("init", "-q", cwd=root)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x",
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", name,
         cwd=root)
     git("remote", "add", "origin", str(remote), cwd=root)
-    env_cmd = [sys.executable, "-m", "fmnist", "publish"]
-    proc = subprocess.run(env_cmd, cwd=root, capture_output=True, text=True,
+    return root
+
+
+def publish(root, tmp_path):
+    return subprocess.run([sys.executable, "-m", "fmnist", "publish"], cwd=root,
+                          capture_output=True, text=True,
                           env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
                                "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def test_publish_into_a_local_bare_repository_from_two_clones(tmp_path):
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "-q", str(remote), cwd=tmp_path)
+    first = clone_with_site(tmp_path, "first", remote, "<html>report 1</html>")
+    proc = publish(first, tmp_path)
     assert proc.returncode == 0, proc.stderr
     files = git("ls-tree", "--name-only", "gh-pages", cwd=remote).stdout.split()
     assert "index.html" in files and ".nojekyll" in files
-    shown = git("show", "gh-pages:index.html", cwd=remote).stdout
-    assert shown == "<html>report</html>"
+    assert git("show", "gh-pages:index.html", cwd=remote).stdout == "<html>report 1</html>"
+    # A second clone that never fetched gh-pages: its push is not a fast-forward.
+    second = clone_with_site(tmp_path, "second", remote, "<html>report 2</html>")
+    proc = publish(second, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert git("show", "gh-pages:index.html", cwd=remote).stdout == "<html>report 2</html>"
 
 
 def test_publish_without_a_site_is_a_clear_error(tmp_path):

@@ -119,17 +119,18 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     from fmnist import report, train, tune
 
     results = results_path(root, profile.shared.results_dir)
-    space, cnn = profile.sections["tuning"], profile.sections["cnn"]
+    space, cnn, split = (profile.sections[k] for k in ("tuning", "cnn", "data"))
     if args.workers < 0:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
     if args.in_process or args.workers == 0:
         train.seed_everything(profile.shared.seed)
-        setup = tune.prepare_search(results, profile.shared, space, cnn)
+        setup = tune.prepare_search(results, profile.shared, space, cnn, split=split)
         tune.run_search(setup, verbose=2)
         if args.in_process:  # one chief or worker of a distributed search: nothing more
             return 0
     else:
-        tune.prepare_search(results, profile.shared, space, cnn)  # applies `overwrite` once, here
+        # Applies `overwrite` once, here, before the chief and workers start.
+        tune.prepare_search(results, profile.shared, space, cnn, split=split)
         command = [sys.executable, "-m", "fmnist", "--root", str(root), "tune", "--in-process",
                    "--params", str(args.params), *sum((["--set", o] for o in args.overrides), []),
                    "--set", "tuning.overwrite=false"]
@@ -138,7 +139,8 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
         except RuntimeError as err:
             raise report.ChapterFailed(f"the tuning search failed: {err}") from None
         # Reload: the trials were recorded on disk by the chief, not in this process.
-        setup = tune.prepare_search(results, profile.shared, space, cnn, overwrite=False)
+        setup = tune.prepare_search(results, profile.shared, space, cnn, overwrite=False,
+                                   split=split)
     per_worker = Counter(row["worker"] for row in setup.rows())
     print(f"search finished: {sum(per_worker.values())} trials " + ", ".join(
         f"{w}: {n}" for w, n in sorted(per_worker.items())))

@@ -42,7 +42,8 @@ def results_table(results: Path) -> pd.DataFrame:
     for slug, m in load_all(results).items():
         name = MODEL_CHAPTERS[slug]
         if m is None:
-            rows.append({"model": name, "test accuracy (%)": "missing (chapter not run)",
+            rows.append({"model": name,
+                         "test accuracy (%)": f"missing: run `fmnist run {slug}`",
                          "macro F1": "", "train time (s)": "", "inference (ms / 1k)": "",
                          "parameters": ""})
             continue

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -205,15 +206,27 @@ def save_split(folder: Path, train: np.ndarray, val: np.ndarray, source: str) ->
     return path
 
 
-def load_splits(results_dir: str | Path, data_dir: str | Path | None = None) -> Splits:
-    """Load the data and apply the split written by the data chapter (float32 in [0, 1])."""
+def load_splits(results_dir: str | Path, data_dir: str | Path | None = None,
+                split: Any = None, seed: int = 0) -> Splits:
+    """Load the data and apply the data chapter's split (float32 in [0, 1]).
+
+    When the data chapter has not run (a chapter opened alone, e.g. in Colab) and `split` (the
+    profile's `DataParams`) is given, the split is made here exactly as that chapter makes it,
+    with `seed`, and saved for the next chapters.
+    """
     path = Path(results_dir) / "data" / SPLIT_FILE
+    ds = load_dataset(data_dir)
     if not path.is_file():
-        raise DataError(f"{path} not found: the data chapter writes it. Run it first "
-                        "(`fmnist run data`).")
+        if split is None:
+            raise DataError(f"{path} not found: the data chapter writes it. Run it first "
+                            "(`fmnist run data`).")
+        train, val = split_indices(ds.y_train, split.val_fraction, seed, split.train_subset)
+        save_split(path.parent, train, val, ds.source)
+        print(f"The data chapter's split was missing: made it here with the same parameters "
+              f"({len(train):,} training, {len(val):,} validation images) and saved it to "
+              f"{path}.")
     with np.load(path) as saved:
         train, val = saved["train"], saved["val"]
-    ds = load_dataset(data_dir)
     return Splits(
         x_train=to_float(ds.x_train[train]), y_train=ds.y_train[train],
         x_val=to_float(ds.x_train[val]), y_val=ds.y_train[val],

@@ -144,14 +144,19 @@ class CnnParams(RecipeParams):
         "pool", "batch normalisation: none, conv (each convolution's output, before pooling) or "
         "pool (after pooling: a quarter of the values, faster); true means conv, false none",
         lambda v: v in (True, False, *BN_PLACEMENTS), "true, false, none, conv or pool")
-    padding: str = _param("valid", "convolution padding", lambda v: v in ("valid", "same"),
+    padding: str = _param("same", "convolution padding", lambda v: v in ("valid", "same"),
                           "valid or same")
     head: str = _param("flatten", "flatten the last block (the original) or gap (global "
                        "average pooling)", lambda v: v in HEADS, "flatten or gap")
-    learning_rate: float = _param(1e-3, "Adam's peak learning rate (cosine decay)", _positive,
+    learning_rate: float = _param(2e-3, "Adam's peak learning rate (cosine decay)", _positive,
                                   "a number > 0")
+    warmup_epochs: float = _param(1.0, "epochs of linear learning-rate warm-up",
+                                  lambda v: v >= 0, "a number >= 0")
     epochs: int = _param(12, "maximum epochs (early stopping on validation accuracy)",
                          _positive, "an integer > 0")
+    augment_flip: bool = _param(True, "mirror a random half of each training batch left to right")
+    tta: bool = _param(True, "average each image's and its mirror's predictions (validation "
+                       "and test alike)")
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(3, "epochs without validation improvement before stopping",
                            lambda v: v >= 1, "an integer >= 1")
@@ -209,9 +214,16 @@ SCHEMAS: dict[str, type] = {
     "data": DataParams, "baseline": BaselineParams, "dense": DenseParams, "cnn": CnnParams,
     "tuning": TuningParams, "comparison": ComparisonParams,
 }
-# Sections a chapter receives besides its own: the tuning chapter trains every trial and its
-# final model with the CNN chapter's configuration and protocol.
-READS: dict[str, tuple[str, ...]] = {"tuning": ("cnn",)}
+# Sections a chapter receives besides its own: every model chapter the data section (to make the
+# split itself when the data chapter has not run, e.g. in a fresh Colab runtime); the tuning
+# chapter also the CNN's configuration and protocol, which every trial and its retrain use.
+READS: dict[str, tuple[str, ...]] = {"baseline": ("data",), "dense": ("data",), "cnn": ("data",),
+                                     "tuning": ("data", "cnn")}
+
+
+def reads_key(section: str) -> str:
+    """The parameter that carries another chapter's section (`data` is also a module's name)."""
+    return f"{section}_params"
 
 
 @dataclass(frozen=True)
@@ -224,9 +236,10 @@ class Profile:
 
     def chapter(self, name: str) -> dict[str, Any]:
         """The papermill parameters of one chapter: shared keys, its section and, as one mapping
-        each, the sections it reads (`READS`)."""
+        each (`<section>_params`), the sections it reads (`READS`)."""
         return {**dataclasses.asdict(self.shared), **dataclasses.asdict(self.sections[name]),
-                **{dep: dataclasses.asdict(self.sections[dep]) for dep in READS.get(name, ())}}
+                **{reads_key(dep): dataclasses.asdict(self.sections[dep])
+                   for dep in READS.get(name, ())}}
 
     def as_dict(self) -> dict[str, Any]:
         """The profile as plain data, in the YAML layout."""
@@ -478,7 +491,7 @@ def from_namespace(chapter: str, namespace: Mapping[str, Any]) -> tuple[SharedPa
     where = f"papermill parameters of chapter `{chapter}`"
     shared = build_section(SharedParams, {k: v for k, v in values.items() if k in shared_keys},
                            where)
-    others = shared_keys | set(READS.get(chapter, ()))
+    others = shared_keys | {reads_key(dep) for dep in READS.get(chapter, ())}
     section = build_section(SCHEMAS[chapter],
                             {k: v for k, v in values.items() if k not in others}, where)
     return shared, section
@@ -492,12 +505,12 @@ def read_section(chapter: str, name: str, namespace: Mapping[str, Any]) -> Any:
     where = f"papermill parameters of chapter `{chapter}`"
     if name not in READS.get(chapter, ()):
         raise ParamsError(f"{where}: chapter `{chapter}` does not receive section `{name}`.")
-    raw = namespace.get(name)
+    raw = namespace.get(reads_key(name))
     if not isinstance(raw, Mapping):
-        raise ParamsError(f"{where}: `{name}` must be a mapping of the {name} section's keys, got "
-                          f"{_describe(raw)}.")
+        raise ParamsError(f"{where}: `{reads_key(name)}` must be a mapping of the {name} "
+                          f"section's keys, got {_describe(raw)}.")
     section = build_section(SCHEMAS[name], raw, where, prefix=f"{name}.")
-    if chapter == "tuning":
+    if chapter == "tuning" and name == "cnn":
         space = namespace.get("space", TuningParams().space)
         if not isinstance(space, Mapping) or not _is_space(space):
             raise ParamsError(f"{where}: `space` must be a mapping of cnn keys to non-empty "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 MARKERS = ("_toc.yml", "book")
+STAMP_FILE = "stamp.json"  # written by the runner when a chapter finishes (report.py)
 
 
 class PathError(ValueError):
@@ -30,8 +31,14 @@ def results_path(root: Path, results_dir: str | Path, *parts: str) -> Path:
     return path
 
 
-def chapter_dir(results_dir: str | Path, chapter: str, root: Path | None = None) -> Path:
-    """The results folder of one chapter, created if needed (for use inside notebooks)."""
+def start_chapter(results_dir: str | Path, chapter: str, root: Path | None = None) -> Path:
+    """The results folder of a chapter that is starting, created if needed; its stamp removed.
+
+    Every chapter calls this first, so however it is run (the runner, plain papermill,
+    JupyterLab, Colab) it no longer looks fresh: the next `fmnist report` reruns it and every
+    chapter that depends on it, and the site never mixes its new results with older ones.
+    """
     folder = results_path(root or project_root(), results_dir, chapter)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / STAMP_FILE).unlink(missing_ok=True)
     return folder

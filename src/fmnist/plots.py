@@ -106,9 +106,21 @@ def plot_mistakes(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
     return fig
 
 
+def _no_results(title: str) -> plt.Figure:
+    """A placeholder figure for a comparison with no model results yet."""
+    fig, ax = plt.subplots(figsize=(7, 1.6))
+    ax.text(0.5, 0.5, "No model chapter has results yet: run `fmnist report`.", ha="center",
+            va="center")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
+
+
 def plot_accuracy_bars(names: Sequence[str], acc: Sequence[float],
                        ci: Sequence[Sequence[float]]) -> plt.Figure:
     """Test accuracy in % per model, with 95 % confidence intervals as error bars."""
+    if not names:
+        return _no_results("Test accuracy")
     acc = 100 * np.asarray(acc)
     ci = 100 * np.asarray(ci, dtype=float).reshape(-1, 2)
     err = np.vstack([acc - ci[:, 0], ci[:, 1] - acc])
@@ -124,10 +136,12 @@ def plot_accuracy_bars(names: Sequence[str], acc: Sequence[float],
 
 def plot_f1_heatmap(names: Sequence[str], f1: np.ndarray) -> plt.Figure:
     """Per-class F1 per model (models x classes)."""
+    if not names:
+        return _no_results("Per-class F1")
     fig, ax = plt.subplots(figsize=(11, 0.6 * len(names) + 2))
     ax.imshow(f1, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
     for (i, j), v in np.ndenumerate(f1):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=11,
                 color="black" if v > 0.8 else "white")
     ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
@@ -138,28 +152,56 @@ def plot_f1_heatmap(names: Sequence[str], f1: np.ndarray) -> plt.Figure:
 
 def plot_accuracy_vs_time(names: Sequence[str], acc: Sequence[float],
                           seconds: Sequence[float]) -> plt.Figure:
-    """Test accuracy against training time (log scale)."""
+    """Test accuracy against training time (log scale); labels stay inside the frame."""
+    if not names:
+        return _no_results("Accuracy against training time")
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.scatter(seconds, 100 * np.asarray(acc), s=60)
     for name, s, a in zip(names, seconds, acc, strict=True):
         ax.annotate(name, (s, 100 * a), textcoords="offset points", xytext=(6, 4))
     ax.set_xscale("log")
+    ax.margins(x=0.35, y=0.15)  # room for the last point's label
     ax.set_xlabel("training time (s, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy against training time")
+    fig.tight_layout()
     return fig
 
 
 def plot_trials(val_acc: Sequence[float]) -> plt.Figure:
-    """Validation accuracy per trial with the best-so-far line."""
+    """Validation accuracy per trial (in the order they ran) with the best-so-far line."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(7, 3.5))
     trials = np.arange(1, len(val_acc) + 1)
     ax.plot(trials, val_acc, "o", label="trial")
     ax.step(trials, np.maximum.accumulate(val_acc), where="post", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("validation accuracy")
     ax.set_title("Search progress")
     ax.legend()
+    return fig
+
+
+def plot_trials_cost(rows: Sequence[Mapping[str, Any]], chosen: str,
+                     group: str = "filters") -> plt.Figure:
+    """Every trial's search score against its training cost, grouped by one searched key;
+    the chosen trial circled."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    labels = [_label(r[group]) if group in r else "" for r in rows]
+    for value in sorted(set(labels), key=lambda v: (len(v), v)):
+        sel = [r for r, lab in zip(rows, labels, strict=True) if lab == value]
+        ax.scatter([r["cost"] for r in sel], [100 * r["val_accuracy"] for r in sel], s=30,
+                   label=f"{group} {value}" if value else None, alpha=0.85)
+    pick = [r for r in rows if r["trial"] == chosen]
+    ax.scatter([r["cost"] for r in pick], [100 * r["val_accuracy"] for r in pick], s=160,
+               facecolors="none", edgecolors="black", linewidths=1.5, label="chosen")
+    ax.set_xlabel("training cost per image (original CNN = 1)")
+    ax.set_ylabel("search validation accuracy (%)")
+    ax.set_title("Trials: score against cost")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
     return fig
 
 

@@ -30,8 +30,8 @@ from fmnist.evaluate import (
     versions,
 )
 from fmnist.params import CHAPTERS, Profile
+from fmnist.paths import STAMP_FILE
 
-STAMP_FILE = "stamp.json"
 RUN_FILE = "run.json"
 NOTEBOOKS_DIR = "notebooks"
 HIDDEN_TAGS = ("parameters", "injected-parameters")
@@ -329,14 +329,18 @@ class PublishError(RuntimeError):
 
 
 def publish_site(root: Path, remote: str = "origin", branch: str = "gh-pages") -> str:
-    """Push `_build/html` to `branch` of `remote` with ghp-import (adds `.nojekyll`)."""
+    """Push `_build/html` to `branch` of `remote` with ghp-import (adds `.nojekyll`).
+
+    The branch holds only the latest site and is force-pushed, as Jupyter Book's publishing
+    guide does: publishing works from any clone, whatever the branch held before.
+    """
     html = root / "_build" / "html"
     if not (html / "index.html").is_file():
         raise PublishError(f"{html / 'index.html'} not found: build the site first "
                            "(`fmnist report` or `fmnist build`).")
     message = f"Publish the report built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     cmd = [sys.executable, "-c", "import ghp_import; ghp_import.main()", "--no-jekyll", "--push",
-           "--remote", remote, "--branch", branch, "--message", message, str(html)]
+           "--force", "--remote", remote, "--branch", branch, "--message", message, str(html)]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PublishError(f"ghp-import failed to push {html} to {remote} {branch}:\n"

@@ -7,8 +7,10 @@ state lives in `results/tuning/`, so an interrupted search resumes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import socket
@@ -163,10 +165,17 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable)."""
-    import keras_tuner as kt
 
     if isinstance(hypermodel, CnnHyperModel):
         hypermodel = _as_keras_tuner_hypermodel(hypermodel)
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading Tuner from ..."
+        return _make_tuner(space, hypermodel, directory, seed, overwrite, data_key)
+
+
+def _make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
+                overwrite: bool | None, data_key: str):
+    import keras_tuner as kt
+
     common = {"objective": "val_accuracy", "directory": str(directory),
               "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
@@ -254,16 +263,17 @@ class SearchSetup:
 
 
 def prepare_search(results: Path, shared, space: TuningParams, cnn: CnnParams,
-                   overwrite: bool | None = None, directory: Path | None = None) -> SearchSetup:
+                   overwrite: bool | None = None, directory: Path | None = None,
+                   split: Any = None) -> SearchSetup:
     """Load the split, subset it for the search and build the resumable tuner.
 
     `cnn` is the CNN chapter's section of the profile: every trial is that configuration with
     the searched keys changed. The tuner's state goes to `directory` (default
-    `results/tuning`).
+    `results/tuning`). `split` (the data section) makes the split if the data chapter has not.
     """
     from fmnist import data
 
-    splits = data.load_splits(results, shared.data_dir)
+    splits = data.load_splits(results, shared.data_dir, split, shared.seed)
     x_train = data.channels(splits.x_train)
     search_train = data.stratified_subset(x_train, splits.y_train, space.search_subset,
                                           shared.seed)
@@ -428,12 +438,32 @@ def decide(fit, default: dict[str, Any], chosen: dict[str, Any],
                    retrained_val_accuracy=acc, **common)
 
 
-def keep_default(results: Path, record: dict[str, Any]):
-    """The default CNN's test results, recorded as the tuning chapter's (nothing retrained)."""
+def default_cnn(results: Path, setup: SearchSetup, seed: int) -> tuple[dict[str, Any], Any]:
+    """The default CNN to compare with: the CNN chapter's metrics (and no model), or, when that
+    chapter has not run here (a chapter opened alone), the CNN section trained here with the
+    same protocol and seed (its validation accuracy, and the model)."""
+    from fmnist.evaluate import load_metrics
+
+    metrics = load_metrics(results / "cnn")
+    if metrics is not None:
+        return metrics, None
+    print("The CNN chapter's results are missing: training the default CNN here, with the same "
+          "configuration, protocol and seed, to compare with.")
+    fit = retrain(setup, setup.cnn, seed)
+    return {"val_accuracy": fit.val_accuracy}, fit.model
+
+
+def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], model=None):
+    """The default CNN's test results, recorded as the tuning chapter's: the CNN chapter's saved
+    predictions, or `model`'s (the default trained here when that chapter had not run)."""
     import shutil
 
-    from fmnist.evaluate import evaluate, load_metrics, load_predictions
+    from fmnist.evaluate import evaluate, evaluate_keras, load_metrics, load_predictions
 
+    if model is not None:
+        model.save(results / "tuning" / "model.keras")
+        x_test = setup.splits.x_test.reshape(-1, 28, 28, 1)
+        return evaluate_keras(model, x_test, setup.splits.y_test, tta=setup.cnn.tta, **record)
     cnn = load_metrics(results / "cnn")
     probs, y_true = load_predictions(results / "cnn")
     if (results / "cnn" / "model.keras").is_file():

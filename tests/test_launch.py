@@ -1,0 +1,86 @@
+"""Every chapter runs on its own, as from a launch button: plain papermill, an empty results
+folder, and a run outside the runner never leaves a chapter looking fresh."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import ROOT, fmnist
+
+from fmnist.params import load_profile
+from fmnist.report import chapters
+
+ALONE = [ch for ch in chapters() if ch.slug != "data"]
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("alone") / "proj"
+    root.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root)
+    for folder in ("book", "params"):
+        shutil.copytree(ROOT / folder, root / folder)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ch", ALONE, ids=lambda c: c.slug)
+def test_each_chapter_runs_alone_in_an_empty_results_folder(project, ch):
+    import papermill as pm
+
+    profile = load_profile(project / "params" / "quick.yaml")
+    folder = f"alone_{ch.slug}"
+    values = {**profile.chapter(ch.slug), "results_dir": folder}
+    pm.execute_notebook(str(project / "book" / ch.notebook), str(project / f"{ch.slug}.ipynb"),
+                        parameters=values, cwd=str(project / "book"), kernel_name="python3",
+                        progress_bar=False)
+    results = project / folder
+    if ch.slug == "comparison":
+        assert not (results / "cnn").exists(), "the comparison retrains nothing"
+        page = json.loads((project / f"{ch.slug}.ipynb").read_text())
+        text = json.dumps(page["cells"])
+        assert "missing: run `fmnist run cnn`" in text
+    else:
+        metrics = json.loads((results / ch.slug / "metrics.json").read_text())
+        assert 0.1 < metrics["accuracy"] <= 1.0
+        assert (results / "data" / "split.npz").is_file(), "the split was made here"
+
+
+@pytest.mark.slow
+def test_a_chapter_run_with_papermill_is_rerun_by_the_next_report(project):
+    import papermill as pm
+
+    first = fmnist("report", "--params", "params/quick.yaml", cwd=project)
+    assert first.returncode == 0, first.stderr[-2000:]
+    profile = load_profile(project / "params" / "quick.yaml")
+    values = {**profile.chapter("cnn"), "epochs": 2}  # other results than the report's
+    pm.execute_notebook(str(project / "book" / "04_cnn.ipynb"), str(project / "cnn.ipynb"),
+                        parameters=values, cwd=str(project / "book"), kernel_name="python3",
+                        progress_bar=False)
+    assert not (project / "results" / "cnn" / "stamp.json").exists()
+    again = fmnist("report", "--params", "params/quick.yaml", cwd=project)
+    assert again.returncode == 0, again.stderr[-2000:]
+    for slug in ("cnn", "comparison"):
+        assert f"{slug:<11} running" in again.stdout, slug
+    for slug in ("data", "baseline", "dense"):
+        assert f"{slug:<11} up to date" in again.stdout, slug
+    # The CNN is the profile's again (training is deterministic), so the tuning chapter, which
+    # reads its validation accuracy, may stay as it was: every page shows the same results.
+    cnn = json.loads((project / "results" / "cnn" / "metrics.json").read_text())
+    tuning = json.loads((project / "results" / "tuning" / "metrics.json").read_text())
+    assert cnn["params"]["epochs"] == 1, "the site shows the profile's run, not the stray one"
+    assert tuning["default_val_accuracy"] == cnn["val_accuracy"]
+
+
+def test_binder_installs_the_runtime_only():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    commands = [line for line in post_build.splitlines() if line and not line.startswith("#")]
+    assert "pip install --no-cache-dir ." in commands, "the package itself, without extras"
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {d.split(">")[0].split("=")[0].strip() for d in runtime}
+    assert not names & {"pytest", "ruff", "playwright", "jupyter-book", "ghp-import"}
+    assert {"tensorflow", "keras", "keras-tuner"} <= names
