@@ -6,7 +6,7 @@ PARAMS ?= params/default.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help env data report quick build test test-fast lint bench clean
+.PHONY: help env data browser report quick build test test-fast lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,16 @@ quick: data ## Build the report with the quick smoke profile
 build: env ## Render the site from the last executed chapters
 	$(BIN)/fmnist build
 
-test: data ## Run the whole test suite (includes an end-to-end quick report)
+browser: ## Find chromium for the site's browser test; on Debian without it, install it
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the site's browser test"; \
+	    $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; } || \
+	    echo "*** chromium could not be installed: the browser test will be SKIPPED ***"; \
+	  else echo "*** no chromium and no apt-get: the browser test will be SKIPPED ***"; fi; }
+
+test: data browser ## Run the whole test suite (includes an end-to-end quick report)
 	$(BIN)/pytest
 
 test-fast: env ## Run the tests that train nothing big and build no site

@@ -76,3 +76,25 @@ def test_most_confident_mistakes_are_wrong_and_sorted(predictions):
 def test_accuracy_is_printed_as_a_percentage():
     text = evaluate.format_accuracy({"accuracy": 0.9197, "accuracy_ci95": [0.914, 0.925]})
     assert text.startswith("91.97 %")
+
+
+def test_mcnemar_exact_p_for_eight_against_two_discordant_pairs():
+    # Binomial(10, 0.5), two-sided: P(X <= 2) + P(X >= 8) = 2 * 56 / 1024 = 0.109375.
+    a = np.array([True] * 8 + [False] * 2 + [True] * 5)
+    b = np.array([False] * 8 + [True] * 2 + [True] * 5)
+    result = evaluate.mcnemar(a, b)
+    assert (result["only_a_correct"], result["only_b_correct"]) == (8, 2)
+    assert result["p_value"] == pytest.approx(0.109375, abs=1e-12)
+
+
+def test_wilson_interval_of_a_known_case():
+    # 81 of 263 (Wilson 1927's form; also Newcombe 1998, example): 0.2553 to 0.3662.
+    low, high = evaluate.accuracy_ci95(81, 263)
+    assert low == pytest.approx(0.2553, abs=5e-5) and high == pytest.approx(0.3662, abs=5e-5)
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    adjusted = evaluate.holm([0.01, 0.04, 0.03, 0.20])
+    # Sorted: 0.01*4 = 0.04; 0.03*3 = 0.09; 0.04*2 = 0.08 -> raised to 0.09; 0.20*1 = 0.20.
+    assert adjusted == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    assert evaluate.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])

@@ -151,10 +151,13 @@ def test_a_killed_report_completes_on_rerun(quick_project):
 @pytest.mark.slow
 def test_models_reload_safely_from_the_results_folder_only(quick_project):
     results = quick_project / "results"
+    from fmnist.recipe import predict_probs
+
     model = evaluate.load_model(results, "cnn")
     probs, y_true = evaluate.load_predictions(results / "cnn")
+    tta = json.loads((results / "cnn" / "metrics.json").read_text())["tta"]
     x_test = data.channels(data.to_float(data.load_dataset(allow_download=False).x_test))
-    again = model.predict(x_test[:200], verbose=0)
+    again = predict_probs(model, x_test[:200], tta=tta)
     np.testing.assert_allclose(again, probs[:200], atol=1e-5)
     baseline = evaluate.load_model(results, "baseline")
     assert baseline.coef.shape == (10, 784)

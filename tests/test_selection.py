@@ -82,3 +82,21 @@ def test_the_retrained_choice_is_kept_only_if_it_beats_the_default_on_validation
     record = worse.record({"seed": 1}, [{"seconds": 2.0}, {"seconds": None}])
     assert record["val_accuracy"] == 0.930 and record["retrained_val_accuracy"] == 0.930
     assert record["search_seconds"] == 2.0 and record["changes"] == {"dropout": [0.3, 0.2]}
+
+
+def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
+    import numpy as np
+
+    from fmnist import evaluate
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 5)
+    cnn = evaluate.evaluate(rng.dirichlet(np.ones(10), size=len(y)), y, n_params=123,
+                            inference_ms_per_1k=4.0, tta=True)
+    evaluate.save_evaluation(tmp_path / "cnn", cnn)
+    (tmp_path / "tuning").mkdir()
+    record = {"model": "Tuned CNN", "kept": "default", "train_seconds": 0.0}
+    kept = tune.keep_default(tmp_path, None, record)
+    np.testing.assert_array_equal(kept.probs, cnn.probs.astype(np.float32))
+    assert kept.metrics["accuracy"] == cnn.metrics["accuracy"]
+    assert kept.metrics["n_params"] == 123 and kept.metrics["kept"] == "default"

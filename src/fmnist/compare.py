@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fmnist.evaluate import load_metrics, load_predictions, mcnemar
+from fmnist.evaluate import holm, load_metrics, load_predictions, mcnemar
 
 MODEL_CHAPTERS: dict[str, str] = {
     "baseline": "Logistic regression",
@@ -89,6 +89,33 @@ def mcnemar_table(results: Path) -> pd.DataFrame:
         p = mcnemar(correct[a], correct[b])["p_value"]
         table.loc[a, b] = table.loc[b, a] = p
     return table
+
+
+def pairwise_table(results: Path) -> pd.DataFrame:
+    """Every pair of models: discordant counts, McNemar's exact p and Holm's adjusted p.
+
+    With several pairs tested, some small p-values arise by chance; Holm's adjustment keeps the
+    chance of any false "significant" below the level across the whole table.
+    """
+    correct = correctness(results)
+    pairs = list(itertools.combinations(correct, 2))
+    tests = [mcnemar(correct[a], correct[b]) for a, b in pairs]
+    adjusted = holm([t["p_value"] for t in tests])
+    rows = [{"pair": f"{a} vs {b}", "only the first right": t["only_a_correct"],
+             "only the second right": t["only_b_correct"], "p": t["p_value"], "p (Holm)": h}
+            for (a, b), t, h in zip(pairs, tests, adjusted, strict=True)]
+    columns = ["pair", "only the first right", "only the second right", "p", "p (Holm)"]
+    return pd.DataFrame(rows, columns=columns).set_index("pair")
+
+
+def intervals_note(n_models: int) -> str:
+    """What the report's intervals and tests cover, and what they do not."""
+    return ("The 95 % intervals and McNemar's tests measure one source of uncertainty: which "
+            "10,000 images happen to be in the test set. They do not cover the training seed: "
+            f"each of the {n_models} models was trained once, with one seed, and a retrain with "
+            "another seed moves a CNN's accuracy by a few tenths of a point (the benchmark's "
+            "frontier measures that spread for the default CNN). Differences smaller than that "
+            "spread are not findings even when a test calls them significant.")
 
 
 def format_pvalues(table: pd.DataFrame) -> pd.DataFrame:

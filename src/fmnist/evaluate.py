@@ -65,6 +65,20 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
     return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": p}
 
 
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values for multiple comparisons (same order as given).
+
+    Controls the family-wise error rate: the smallest p is multiplied by the number of tests,
+    the next by one fewer, and so on, each kept at least as large as the one before.
+    """
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    adjusted, running = [0.0] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the packages that produce the numbers, and the machine."""
     from importlib.metadata import PackageNotFoundError, version
