@@ -113,9 +113,9 @@ def intervals_note(n_models: int) -> str:
     return ("The 95 % intervals and McNemar's tests measure one source of uncertainty: which "
             "10,000 images happen to be in the test set. They do not cover the training seed: "
             f"each of the {n_models} models was trained once, with one seed, and a retrain with "
-            "another seed moves a CNN's accuracy by a few tenths of a point (the benchmark's "
-            "frontier measures that spread for the default CNN). Differences smaller than that "
-            "spread are not findings even when a test calls them significant.")
+            "another seed moves its accuracy too (the project's benchmark measures that spread "
+            "for the default CNN over several seeds). A difference smaller than that spread is "
+            "not a finding about the model, even when a test calls it significant.")
 
 
 def format_pvalues(table: pd.DataFrame) -> pd.DataFrame:
