@@ -87,18 +87,6 @@ def test_two_local_workers_share_one_search(quick_project):
     per_worker = dict(item.split(": ") for item in found.group(2).split(", "))
     assert set(per_worker) == {"tuner0", "tuner1"}
     assert all(int(n) >= 1 for n in per_worker.values())
-    # The other way round: the chapter, in one process, resumes the workers' finished search.
-    trials = sorted((quick_project / "results" / "tuning").glob("search-*/trial_*/seconds.json"))
-    by_workers = {p: p.read_text() for p in trials if '"tuner' in p.read_text()}
-    assert len(by_workers) == 4
-    chapter = fmnist("run", "tuning", "--params", "params/quick.yaml", "--set",
-                     "tuning.max_trials=4", "--set", "tuning.search_subset=300",
-                     cwd=quick_project)
-    assert chapter.returncode == 0, chapter.stderr[-3000:]
-    assert {p: p.read_text() for p in by_workers} == by_workers, "a finished trial was rerun"
-    # Back to the quick profile's own search (finished earlier), for the tests that follow.
-    restore = fmnist("run", "tuning", "--params", "params/quick.yaml", cwd=quick_project)
-    assert restore.returncode == 0, restore.stderr[-3000:]
 
 
 def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project):
