@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from readme import replace_block
+from readme import render
 
 from fmnist import data, evaluate, models, params, recipe, train, tune
 
@@ -114,11 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table:
         measure(args.configs, args.seed)
-    rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
-    md = table(rows)
-    OUT.with_suffix(".md").write_text(md)
-    replace_block("fidelity", md)
-    print(md)
+    print(render(OUT, "fidelity", table))
 
 
 if __name__ == "__main__":

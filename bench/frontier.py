@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from readme import replace_block
+from readme import render
 
 from fmnist import data, evaluate, models, params, recipe, train
 
@@ -157,11 +157,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 with OUT.open("a") as f:
                     f.write(json.dumps(row) + "\n")
-    rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
-    md = table(rows)
-    OUT.with_suffix(".md").write_text(md)
-    replace_block("frontier", md)
-    print(md)
+    print(render(OUT, "frontier", table))
 
 
 if __name__ == "__main__":

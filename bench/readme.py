@@ -15,3 +15,15 @@ def replace_block(name: str, text: str, readme: Path = README) -> None:
         raise SystemExit(f"{readme} has no {start} ... {end} block to fill")
     head, rest = content.split(start, 1)
     readme.write_text(f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
+
+
+def render(results: Path, name: str, table) -> str:
+    """Render the measurements in `results` (JSON lines) with `table`: write the `.md` beside
+    them and the README's block `name`; return the markdown."""
+    import json
+
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    md = table(rows)
+    results.with_suffix(".md").write_text(md)
+    replace_block(name, md)
+    return md

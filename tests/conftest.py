@@ -57,15 +57,20 @@ def fmnist(*args, cwd):
                           text=True, timeout=900)
 
 
-@pytest.fixture(scope="session")
-def quick_project(tmp_path_factory) -> Path:
-    """A copy of the project in which the quick report has been built once."""
-    root = tmp_path_factory.mktemp("quick") / "proj"
-    root.mkdir()
+def copy_project(root: Path) -> Path:
+    """A runnable copy of the project at `root`: the book, the profiles and the site's config."""
+    root.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, root)
     for folder in ("book", "params"):
         shutil.copytree(ROOT / folder, root / folder)
+    return root
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory) -> Path:
+    """A copy of the project in which the quick report has been built once."""
+    root = copy_project(tmp_path_factory.mktemp("quick") / "proj")
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "_build/html/index.html" in proc.stdout

@@ -4,10 +4,9 @@ folder, and a run outside the runner never leaves a chapter looking fresh."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from conftest import ROOT, fmnist
+from conftest import ROOT, copy_project, fmnist
 
 from fmnist.params import load_profile
 from fmnist.report import chapters
@@ -16,13 +15,7 @@ ALONE = [ch for ch in chapters() if ch.slug != "data"]
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("alone") / "proj"
-    root.mkdir()
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, root)
-    for folder in ("book", "params"):
-        shutil.copytree(ROOT / folder, root / folder)
-    return root
+    return copy_project(tmp_path_factory.mktemp("alone") / "proj")
 
 
 @pytest.mark.slow

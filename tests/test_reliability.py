@@ -13,7 +13,7 @@ import time
 import nbformat
 import numpy as np
 import pytest
-from conftest import ROOT, fmnist
+from conftest import ROOT, copy_project, fmnist
 
 from fmnist import cli, data, evaluate
 from fmnist.paths import PathError
@@ -22,12 +22,7 @@ TIMING_KEYS = {"train_seconds", "inference_ms_per_1k", "search_seconds", "second
 
 
 def project_with_site(tmp_path):
-    root = tmp_path / "proj"
-    root.mkdir()
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, root)
-    for folder in ("book", "params"):
-        shutil.copytree(ROOT / folder, root / folder)
+    root = copy_project(tmp_path / "proj")
     (root / "_build" / "html").mkdir(parents=True)
     (root / "_build" / "html" / "index.html").write_text("previous site")
     (root / "results" / "cnn").mkdir(parents=True)

@@ -118,11 +118,6 @@ def intervals_note(n_models: int) -> str:
             "not a finding about the model, even when a test calls it significant.")
 
 
-def format_pvalues(table: pd.DataFrame) -> pd.DataFrame:
-    """p-values as text: '< 0.0001' for tiny ones, four decimals otherwise, '—' on the diagonal."""
-    return table.map(lambda p: "—" if pd.isna(p) else "< 0.0001" if p < 1e-4 else f"{p:.4f}")
-
-
 def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, int]]:
     """The `n` most frequent (true, predicted) mistakes of one model."""
     from fmnist.data import CLASS_NAMES

@@ -365,12 +365,13 @@ def retrain(setup: SearchSetup, config: CnnParams, seed: int):
 
     Same epochs, batch size, patience, recipe code and seed: only the searched keys differ.
     """
+    from fmnist.data import channels
     from fmnist.train import fit_keras, seed_everything
 
     seed_everything(seed)
     model = build_cnn_from(config)
-    x_train = setup.splits.x_train.reshape(-1, 28, 28, 1)
-    return fit_keras(model, (x_train, setup.splits.y_train), setup.val, epochs=config.epochs,
+    return fit_keras(model, (channels(setup.splits.x_train), setup.splits.y_train), setup.val,
+                     epochs=config.epochs,
                      batch_size=config.batch_size, learning_rate=config.learning_rate,
                      patience=config.patience, recipe=Recipe.from_section(config), seed=seed)
 
@@ -462,8 +463,10 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
 
     if model is not None:
         model.save(results / "tuning" / "model.keras")
-        x_test = setup.splits.x_test.reshape(-1, 28, 28, 1)
-        return evaluate_keras(model, x_test, setup.splits.y_test, tta=setup.cnn.tta, **record)
+        from fmnist.data import channels
+
+        return evaluate_keras(model, channels(setup.splits.x_test), setup.splits.y_test,
+                              tta=setup.cnn.tta, **record)
     cnn = load_metrics(results / "cnn")
     probs, y_true = load_predictions(results / "cnn")
     if (results / "cnn" / "model.keras").is_file():
