@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import data, evaluate, models, train
+from fmnist import data, environment, models, train
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "cnn_step_cost.jsonl"
@@ -48,7 +48,7 @@ def measure(filters, kernels, batch_norm: str, x, y) -> dict:
             "cpu_seconds_per_10k": round(cpu * scale, 2),
             "wall_seconds_per_10k": round(wall * scale, 2),
             "macs": models.cnn_macs(filters, kernels), "activations":
-            models.cnn_activations(filters, kernels), "machine": evaluate.machine_description()}
+            models.cnn_activations(filters, kernels), "machine": environment.machine_description()}
 
 
 def least_squares(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

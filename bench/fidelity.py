@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from readme import render
 
-from fmnist import data, evaluate, models, params, recipe, train, tune
+from fmnist import data, environment, models, params, recipe, train, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "fidelity.jsonl"
@@ -44,7 +44,7 @@ def train_once(config: params.CnnParams, xy, val, epochs: int, seed: int) -> dic
     cpu = time.process_time()
     fit = train.fit_keras(model, xy, val, epochs=epochs, batch_size=config.batch_size,
                           learning_rate=config.learning_rate, patience=epochs,
-                          recipe=recipe.Recipe.from_section(config), seed=seed, verbose=0)
+                          recipe=recipe.Recipe.from_section(config), seed=seed, log=None)
     return {"val_accuracy": fit.val_accuracy, "seconds": round(fit.train_seconds, 1),
             "cpu_seconds": round(time.process_time() - cpu, 1),
             "epochs_run": len(fit.history["loss"])}
@@ -59,7 +59,7 @@ def measure(n_configs: int, seed: int) -> None:
     full, val = (x[tr], ds.y_train[tr]), (x[va], ds.y_train[va])
     for i, values in enumerate(sample_configs(profile.sections["tuning"].space, n_configs, seed)):
         config = tune.with_searched(cnn, values)
-        row = {"config": i, "values": values, "machine": evaluate.machine_description(),
+        row = {"config": i, "values": values, "machine": environment.machine_description(),
                "date": time.strftime("%Y-%m-%d"), "fidelities": []}
         for epochs, subset in FIDELITIES:
             xy = data.stratified_subset(*full, subset, shared.seed)
@@ -72,7 +72,7 @@ def measure(n_configs: int, seed: int) -> None:
                               batch_size=config.batch_size, learning_rate=config.learning_rate,
                               patience=config.patience,
                               recipe=recipe.Recipe.from_section(config), seed=shared.seed,
-                              verbose=0)
+                              log=None)
         row["retrained"] = {"val_accuracy": fit.val_accuracy,
                             "seconds": round(fit.train_seconds, 1),
                             "epochs_run": len(fit.history["loss"])}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from readme import render
 
-from fmnist import data, evaluate, models, params, recipe, train
+from fmnist import data, environment, models, params, recipe, train
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "frontier.jsonl"
@@ -88,7 +88,7 @@ def run_variant(name: str, seed: int) -> dict:
     fit = train.fit_keras(model, (xt, yt), (xv, yv), epochs=section.epochs,
                           batch_size=section.batch_size, learning_rate=section.learning_rate,
                           patience=section.patience, recipe=recipe.Recipe.from_section(section),
-                          seed=seed, verbose=2)
+                          seed=seed)
     cpu = time.process_time() - cpu  # wall time here varies up to 2x with the host's load
 
     def acc(x, y, tta):
@@ -102,7 +102,7 @@ def run_variant(name: str, seed: int) -> dict:
             "seconds_per_epoch": round(fit.train_seconds / epochs_run, 1),
             "val_accuracy": acc(xv, yv, False), "val_accuracy_tta": acc(xv, yv, True),
             "test_accuracy": acc(xs, ys, False), "test_accuracy_tta": acc(xs, ys, True),
-            "n_params": model.count_params(), "machine": evaluate.machine_description(),
+            "n_params": model.count_params(), "machine": environment.machine_description(),
             "date": time.strftime("%Y-%m-%d")}
 
 

@@ -212,7 +212,7 @@ def run_replica(save=lambda partial: None, measured: dict | None = None) -> dict
 
 
 def machine() -> dict:
-    from fmnist.evaluate import machine_description
+    from fmnist.environment import machine_description
 
     return {"cpu": machine_description(), "cores": os.cpu_count(),
             "python": platform.python_version()}

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fmnist.evaluate import machine_description
+from fmnist.environment import machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "search_parallel.jsonl"

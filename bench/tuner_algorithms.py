@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from fmnist import train, tune
-from fmnist.evaluate import machine_description
+from fmnist.environment import machine_description
 from fmnist.params import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -74,4 +74,7 @@ def quick_project(tmp_path_factory) -> Path:
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "_build/html/index.html" in proc.stdout
+    # What the user saw, for the console checks.
+    (root / "report.stdout").write_text(proc.stdout)
+    (root / "report.stderr").write_text(proc.stderr)
     return root

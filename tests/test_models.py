@@ -117,7 +117,7 @@ def test_tiny_network_learns_and_early_stopping_restores_best(kind):
     else:
         model, x, xv = models.build_cnn(filters=[4, 8], dense_units=16), x[..., None], xv[..., None]
     fit = train.fit_keras(model, (x, y), (xv, yv), epochs=8, batch_size=32, learning_rate=5e-3,
-                          patience=2, verbose=0)
+                          patience=2, log=None)
     assert fit.history["loss"][-1] < fit.history["loss"][0]
     assert fit.val_accuracy > 0.5
     # The kept weights are the best epoch's: they score exactly its validation accuracy.
@@ -136,7 +136,7 @@ def test_batch_norm_statistics_settle_within_a_short_tuning_trial():
     train.seed_everything(0)
     model = models.build_cnn(filters=[4, 8], dense_units=16, batch_norm=True)
     train.fit_keras(model, (x, y), (x, y), epochs=3, batch_size=32, learning_rate=1e-3,
-                    patience=3, verbose=0)
+                    patience=3, log=None)
     conv = keras.Model(model.input, model.get_layer("conv1").output)
     actual = np.asarray(conv(x)).mean(axis=(0, 1, 2))
     moving = np.asarray(model.get_layer("bn1").moving_mean)

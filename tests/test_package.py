@@ -13,7 +13,8 @@ from conftest import ROOT
 
 # Import names whose distribution is named otherwise.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "keras_tuner": "keras-tuner",
-                 "ghp_import": "ghp-import", "IPython": "ipykernel"}
+                 "ghp_import": "ghp-import", "IPython": "ipykernel",
+                 "jupyter_client": "jupyter-client"}
 STDLIB = set(sys.stdlib_module_names)
 
 

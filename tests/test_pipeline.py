@@ -87,6 +87,17 @@ def test_two_local_workers_share_one_search(quick_project):
     per_worker = dict(item.split(": ") for item in found.group(2).split(", "))
     assert set(per_worker) == {"tuner0", "tuner1"}
     assert all(int(n) >= 1 for n in per_worker.values())
+    # The other way round: one process resumes the workers' finished search and reruns nothing.
+    trials = sorted((quick_project / "results" / "tuning").glob("search-*/trial_*/seconds.json"))
+    by_workers = {p: p.read_text() for p in trials
+                  if json.loads(p.read_text())["tuner_id"].startswith("tuner")}
+    assert len(by_workers) == 4
+    alone = fmnist("tune", "--params", "params/quick.yaml", "--no-report",
+                   "--set", "tuning.max_trials=4", "--set", "tuning.search_subset=300",
+                   cwd=quick_project)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert "search finished: 4 trials" in alone.stdout, alone.stdout[-2000:]
+    assert {p: p.read_text() for p in by_workers} == by_workers, "a finished trial was rerun"
 
 
 def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project):
@@ -107,3 +118,26 @@ def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project
     assert re.search(rf"search finished: {len(trials)} trials local: {len(trials)}", proc.stdout)
     assert {p: p.stat().st_mtime_ns for p in trials} == before, "a finished trial was rerun"
     assert "tuning      up to date" in proc.stdout
+
+
+def test_the_report_console_shows_progress_and_no_start_up_noise(quick_project):
+    from fmnist.console import is_noise
+
+    out = (quick_project / "report.stdout").read_text()
+    err = (quick_project / "report.stderr").read_text()
+    assert [line for line in err.splitlines() if is_noise(line)] == []
+    assert "oneDNN" not in err and "without encryption" not in err
+    # Live progress inside the long chapters: epochs and trials, indented under the chapter.
+    cnn = out.split("cnn         running")[1].split("cnn         done")[0]
+    assert re.search(r"^ +epoch 1/1: train [\d.]+ %, validation [\d.]+ %", cnn, re.M), cnn
+    tuning = out.split("tuning      running")[1].split("tuning      done")[0]
+    assert re.search(r"^ +trial \d+: .*validation [\d.]+ %", tuning, re.M), tuning
+
+
+def test_pages_show_no_console_noise(quick_project):
+    pages = (quick_project / "_build" / "html").glob("*.html")
+    for page in pages:
+        text = page.read_text()
+        for noise in ("oneDNN", "absl::InitializeLog", "Best val_accuracy So Far", "epoch 1/1:"):
+            assert noise not in text, f"{page.name} shows {noise!r}"
+        assert not re.search(r"Trial \d+ Complete", text), page.name

@@ -119,7 +119,7 @@ def test_validation_is_scored_like_the_test_set_and_the_best_epoch_is_kept(rec):
     train.seed_everything(0)
     model = models.build_cnn(filters=[4, 8], dense_units=16)
     fit = train.fit_keras(model, (x[..., None], y), (xv[..., None], yv), epochs=4, batch_size=32,
-                          learning_rate=5e-3, patience=4, recipe=rec, seed=0, verbose=0)
+                          learning_rate=5e-3, patience=4, recipe=rec, seed=0, log=None)
     assert fit.val_accuracy == max(fit.history["val_accuracy"])
     assert fit.best_epoch == int(np.argmax(fit.history["val_accuracy"])) + 1
     scored = evaluate_keras(model, xv[..., None], yv, tta=rec.tta)
@@ -136,7 +136,7 @@ def test_same_seed_same_training_with_every_piece_on():
         train.seed_everything(seed)
         model = models.build_cnn(filters=[4, 8], dense_units=8)
         train.fit_keras(model, (x[..., None], y), (x[..., None], y), epochs=2, batch_size=32,
-                        learning_rate=5e-3, patience=2, recipe=rec, seed=seed, verbose=0)
+                        learning_rate=5e-3, patience=2, recipe=rec, seed=seed, log=None)
         return model.get_weights()
 
     first, second, other = weights(1), weights(1), weights(2)

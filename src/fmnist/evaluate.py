@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fmnist.data import CLASS_NAMES
+from fmnist.environment import versions
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
@@ -77,39 +77,6 @@ def holm(pvalues: list[float]) -> list[float]:
         running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
         adjusted[i] = running
     return adjusted
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages that produce the numbers, and the machine."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "scikit-learn", "keras", "tensorflow", "keras-tuner", "jax", "torch"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    try:
-        import keras
-
-        out["keras_backend"] = keras.backend.backend()
-    except ImportError:
-        pass
-    out["machine"] = machine_description()
-    return out
-
-
-def machine_description() -> str:
-    """CPU model and core count."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 @dataclass

@@ -22,13 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from fmnist import paths
-from fmnist.evaluate import (
-    METRICS_FILE,
-    atomic_write_text,
-    load_metrics,
-    machine_description,
-    versions,
-)
+from fmnist.environment import machine_description, versions
+from fmnist.evaluate import METRICS_FILE, atomic_write_text, load_metrics
 from fmnist.params import CHAPTERS, Profile
 from fmnist.paths import STAMP_FILE
 
@@ -119,7 +114,7 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
 
     inputs = {dep: read(dep) for dep in DEPENDS_ON[slug]}
     if slug == "tuning" and profile is not None:  # its search, which `fmnist tune` can change
-        from fmnist.tune import search_state
+        from fmnist.search import search_state
 
         inputs["search"] = search_state(results, profile.shared, profile.sections["tuning"],
                                         profile.sections["cnn"])
@@ -165,6 +160,29 @@ def hide_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def drop_noise_outputs(path: Path) -> None:
+    """Remove TensorFlow's and ipykernel's start-up lines from the notebook's stderr outputs
+    (the kernel captures them from its file descriptors); real warnings stay on the page."""
+    import nbformat
+
+    from fmnist.console import is_noise
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output.text.splitlines(keepends=True)
+                         if not is_noise(line)]
+                if not "".join(lines).strip():
+                    continue
+                output.text = "".join(lines)
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+    nbformat.write(nb, path)
+
+
 def append_run_note(path: Path, seconds: float, profile: Profile) -> None:
     """Add a closing markdown cell with the chapter's run time and the profile it ran with."""
     import nbformat
@@ -181,7 +199,9 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the kernels inherit it: no C++ log noise
+    from fmnist.console import Echo, QuietKernelManager
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
     out = results / NOTEBOOKS_DIR / ch.notebook
     out.parent.mkdir(parents=True, exist_ok=True)
     (results / ch.slug / STAMP_FILE).unlink(missing_ok=True)
@@ -189,7 +209,8 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     try:
         pm.execute_notebook(str(root / "book" / ch.notebook), str(out),
                             parameters=profile.chapter(ch.slug), cwd=str(root / "book"),
-                            kernel_name="python3", progress_bar=False, log_output=False)
+                            kernel_name="python3", progress_bar=False, log_output=False,
+                            stdout_file=Echo(), kernel_manager_class=QuietKernelManager)
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
@@ -197,6 +218,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
             f"for inspection: {out}") from None
     seconds = time.perf_counter() - start
     hide_parameter_cells(out)
+    drop_noise_outputs(out)
     append_run_note(out, seconds, profile)
     stamp = {"stamp": chapter_stamp(root, profile, ch, results), "seconds": seconds}
     atomic_write_text(results / ch.slug / STAMP_FILE, json.dumps(stamp, indent=2))

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
-from fmnist.params import CnnParams, TuningParams, params_hash
+from fmnist.params import CnnParams, TuningParams
 from fmnist.recipe import Recipe, epoch_setter, make_batches, one_hot
+from fmnist.search import PROJECT, project_name, search_key, search_state  # noqa: F401
 from fmnist.train import compile_model
 
-PROJECT = "search"
 TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
 SECONDS_FILE = "seconds.json"
 
@@ -124,6 +124,27 @@ def _as_keras_tuner_hypermodel(hypermodel: CnnHyperModel):
     return Wrapped()
 
 
+def forget_finished_retries(oracle) -> None:
+    """Drop trials that finished from a reloaded oracle's retry queue.
+
+    A chief saves its oracle at each trial's end *before* it removes the trial from the ongoing
+    ones, and stops without saving again; reloading that file queues the last finished trial
+    for a retry, so a chapter resuming a distributed search ran it a second time.
+    """
+    finished = {"COMPLETED", "FAILED"}
+    oracle._retry_queue = [trial_id for trial_id in oracle._retry_queue
+                           if oracle.trials[trial_id].status not in finished]
+
+
+def trial_line(trial, seconds: float) -> str:
+    """One short line for a finished trial: its values, validation accuracy and seconds."""
+    values = ", ".join(f"{k}={v}" for k, v in trial.hyperparameters.values.items()
+                       if not k.startswith("tuner/"))
+    score = (f"validation {100 * trial.score:.2f} %" if trial.score is not None
+             else trial.status.lower())
+    return f"trial {trial.trial_id}: {values}: {score}, {seconds:.0f} s"
+
+
 def _timed(base: type) -> type:
     """A tuner class that records each trial's wall time in its trial folder, and resumes its
     oracle from disk whatever this process's role.
@@ -139,27 +160,26 @@ def _timed(base: type) -> type:
             if (not kwargs.get("overwrite") and not self._is_worker() and not self.oracle.trials
                     and saved.is_file()):
                 self.oracle.reload()
+            if not self._is_worker():
+                forget_finished_retries(self.oracle)
 
         def run_trial(self, trial, *args, **kwargs):
             start = time.perf_counter()
             out = super().run_trial(trial, *args, **kwargs)
             path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-            path.write_text(json.dumps({"seconds": time.perf_counter() - start,
+            seconds = time.perf_counter() - start
+            path.write_text(json.dumps({"seconds": seconds,
                                         "tuner_id": os.environ.get(TUNER_ID_VAR, "local")}))
+            self._seconds = seconds
             return out
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            ended = self.oracle.get_trial(trial.trial_id)  # scored by the (chief) oracle
+            print(trial_line(ended, getattr(self, "_seconds", float("nan"))), flush=True)
 
     Timed.__name__ = f"Timed{base.__name__}"
     return Timed
-
-
-def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
-    """A search's folder name: same space, seed and data resume it; anything else starts anew."""
-    from fmnist.params import params_hash
-
-    # Keys that do not change which trials are run leave the search's folder alone.
-    values = {k: v for k, v in dataclasses.asdict(space).items()
-              if k not in ("overwrite", "selection")}
-    return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
@@ -285,32 +305,6 @@ def prepare_search(results: Path, shared, space: TuningParams, cnn: CnnParams,
                        val=(data.channels(splits.x_val), splits.y_val), cnn=cnn, space=space)
 
 
-def search_key(results: Path, shared, cnn: CnnParams) -> str:
-    """What, besides the space and seed, names a search's folder: the split and the CNN."""
-    from fmnist.data import split_key
-
-    return split_key(results) + params_hash(dataclasses.asdict(cnn))
-
-
-def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
-                 ) -> list[tuple[str, str | None, float | None]]:
-    """The trials of the search this profile runs: (trial, status, score), as saved on disk.
-
-    What the tuning chapter's freshness depends on, so a search changed outside the chapter
-    (`fmnist tune`) always reruns it.
-    """
-    folder = results / "tuning" / project_name(space, shared.seed,
-                                               search_key(results, shared, cnn))
-    state = []
-    for path in sorted(folder.glob("trial_*/trial.json")):
-        try:
-            trial = json.loads(path.read_text())
-        except (OSError, ValueError):  # being written: counts as a change
-            trial = {"status": "WRITING", "score": None}
-        state.append((path.parent.name, trial.get("status"), trial.get("score")))
-    return state
-
-
 def run_search(setup: SearchSetup, verbose: int = 0) -> None:
     """Run or resume the prepared search (as chief, worker or alone, as the environment says)."""
     setup.tuner.search(setup.search_train, setup.val, epochs=setup.space.trial_epochs,
@@ -329,6 +323,15 @@ def worker_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(workers, 1))
 
 
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start one search process; its stderr reaches the terminal without start-up noise."""
+    from fmnist.console import forward
+
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    forward(proc.stderr)
+    return proc
+
+
 def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
                        port: int | None = None, timeout: float | None = None,
                        threads: int | None = None) -> None:
@@ -342,10 +345,9 @@ def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
            "KERASTUNER_ORACLE_PORT": str(port or free_port())}
     n = str(threads or worker_threads(workers))
     worker_env = {**env, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
-    chief = subprocess.Popen(command, env={**env, TUNER_ID_VAR: "chief"})
+    chief = _start(command, {**env, TUNER_ID_VAR: "chief"})
     time.sleep(2)  # let the chief's server come up before workers ask it for trials
-    procs = [subprocess.Popen(command, env={**worker_env, TUNER_ID_VAR: f"tuner{i}"})
-             for i in range(workers)]
+    procs = [_start(command, {**worker_env, TUNER_ID_VAR: f"tuner{i}"}) for i in range(workers)]
     codes = [p.wait(timeout=timeout) for p in procs]
     chief_code = chief.wait(timeout=timeout)
     # KerasTuner's chief exits 0 only once every trial has ended: the search is complete. A

@@ -1,0 +1,81 @@
+"""The terminal during a run: kernels' progress shown live, library start-up noise kept off.
+
+A chapter's kernel writes two kinds of text the runner's user does not need: TensorFlow's
+start-up lines (absl logs them before any log level applies, so `TF_CPP_MIN_LOG_LEVEL` cannot
+silence them) and ipykernel's warning that its local transport is unencrypted. Both are dropped
+from the kernel's stderr; everything else on it, warnings and errors included, is passed on.
+The kernel's stdout (one line per epoch or trial) is echoed, indented, as it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+from typing import IO, Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+_ABSL = r"[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "  # absl's prefix: level, date, time, thread, file
+NOISE = re.compile("|".join([
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called",
+    r"I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ",  # every informational line (oneDNN, no CUDA ...)
+    # Two error-level lines TensorFlow prints on every CPU-only run, each harmless by its own
+    # words: looking for a GPU ("GPU will not be used") and a graph attribute it ignores.
+    _ABSL + r"failed call to cuInit",
+    _ABSL + r"NodeDef mentions attribute \w+ which is not in the op definition",
+    r"To enable the following instructions: .* rebuild TensorFlow with",
+    r"\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption",
+]))
+
+
+def is_noise(line: str) -> bool:
+    """True for an informational start-up line of TensorFlow or ipykernel."""
+    return bool(NOISE.match(line))
+
+
+def forward(source: IO[bytes], target: IO[str] | None = None) -> threading.Thread:
+    """Copy `source` to `target` (default: stderr) line by line in a thread, minus the noise."""
+
+    def pump() -> None:
+        out = target or sys.stderr
+        for raw in iter(source.readline, b""):
+            line = raw.decode(errors="replace")
+            if not is_noise(line):
+                out.write(line)
+                out.flush()
+        source.close()
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+class QuietKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel's stderr reaches the terminal without start-up noise."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        kw["stderr"] = subprocess.PIPE
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        forward(self.provisioner.process.stderr)
+
+
+class Echo:
+    """A file for papermill's `stdout_file`: each complete line, indented, on the terminal."""
+
+    def __init__(self, target: IO[str] | None = None, indent: str = "      "):
+        self.target, self.indent, self._partial = target, indent, ""
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        out = self.target or sys.stdout
+        for line in lines:
+            if line.strip():
+                out.write(f"{self.indent}{line.rstrip()}\n")
+        out.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        (self.target or sys.stdout).flush()

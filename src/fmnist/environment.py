@@ -1,0 +1,52 @@
+"""What produced a result: package versions, Keras' backend and the machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages that produce the numbers, and the machine."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "scikit-learn", "keras", "tensorflow", "keras-tuner", "jax", "torch"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    if "keras" in out:
+        out["keras_backend"] = keras_backend()
+    out["machine"] = machine_description()
+    return out
+
+
+def keras_backend() -> str:
+    """Keras' backend, read as Keras reads it, without importing Keras where it is not loaded
+    (importing it starts TensorFlow, and its start-up lines, in the runner)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+def machine_description() -> str:
+    """CPU model and core count."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"

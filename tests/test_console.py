@@ -1,0 +1,90 @@
+"""The terminal during a run: start-up noise dropped, real warnings and progress kept."""
+
+from __future__ import annotations
+
+import io
+
+import nbformat
+import pytest
+
+from fmnist.console import Echo, is_noise
+
+TENSORFLOW_START = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1795691465.457674   29176 port.cc:153] oneDNN custom operations are on. You "
+    "may see slightly different numerical results due to floating-point round-off errors.",
+    "I0000 00:00:1795691465.458852   29176 cudart_stub.cc:31] Could not find cuda drivers on "
+    "your machine, GPU will not be used.",
+    "E0000 00:00:1795691484.330841   29321 cuda_platform.cc:52] failed call to cuInit: "
+    "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "E0000 00:00:1795691472.334435   29176 node_def_util.cc:682] NodeDef mentions attribute "
+    "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>",
+    "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
+    "(including code and outputs) is sent in plain text.",
+]
+REAL = [
+    "E0000 00:00:1795691484.330841   29321 bfc_allocator.cc:52] Out of memory while trying "
+    "to allocate 1.2GiB",
+    "W0000 00:00:1795691484.330841   29321 op_kernel.cc:1829] OP_REQUIRES failed",
+    "/src/fmnist/train.py:88: UserWarning: the learning rate is very high",
+    "Traceback (most recent call last):",
+]
+
+
+@pytest.mark.parametrize("line", TENSORFLOW_START)
+def test_start_up_lines_are_noise(line):
+    assert is_noise(line)
+
+
+@pytest.mark.parametrize("line", REAL)
+def test_warnings_and_errors_are_not_noise(line):
+    assert not is_noise(line)
+
+
+def test_echo_indents_whole_lines_as_they_complete():
+    out = io.StringIO()
+    echo = Echo(out, indent="  ")
+    echo.write("epoch 1/2: train 50.00 %")
+    assert out.getvalue() == "", "half a line waits for its end"
+    echo.write(", 3 s\nepoch 2/2: train 60.00 %, 3 s\n\n")
+    assert out.getvalue() == "  epoch 1/2: train 50.00 %, 3 s\n  epoch 2/2: train 60.00 %, 3 s\n"
+
+
+def test_a_chapter_kernel_passes_warnings_and_drops_start_up_noise(tmp_path, capfd):
+    import papermill as pm
+
+    from fmnist.console import QuietKernelManager
+
+    # Written to the kernel's file descriptor 2, as TensorFlow's C++ code writes them.
+    lines = [TENSORFLOW_START[1], "a real warning"]
+    code = "import os\n" + "\n".join(f"os.write(2, {(line + chr(10)).encode()!r})"
+                                      for line in lines) + "\nprint('progress line')"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    echo = io.StringIO()
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                        kernel_name="python3", progress_bar=False, stdout_file=Echo(echo),
+                        kernel_manager_class=QuietKernelManager)
+    err = capfd.readouterr().err
+    assert "a real warning" in err
+    assert "oneDNN" not in err and "without encryption" not in err
+    assert "progress line" in echo.getvalue()
+
+
+def test_pages_keep_real_warnings_and_lose_start_up_lines(tmp_path):
+    from fmnist.report import drop_noise_outputs
+
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr",
+                               text="\n".join(TENSORFLOW_START[:3]) + "\n"),
+        nbformat.v4.new_output("stream", name="stderr",
+                               text=TENSORFLOW_START[1] + "\n" + REAL[2] + "\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=TENSORFLOW_START[1] + "\n"),
+    ]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    drop_noise_outputs(path)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stderr", REAL[2] + "\n"),
+                                                   ("stdout", TENSORFLOW_START[1] + "\n")]
