@@ -6,18 +6,25 @@ PARAMS ?= params/default.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help env data browser report quick build test test-fast lint bench clean
+.PHONY: help env lock data browser report quick build test test-fast lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 env: $(BIN)/fmnist ## Create .venv and install the project and its dependencies
 
-$(BIN)/fmnist: requirements.txt pyproject.toml
+$(BIN)/fmnist: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
+
+lock: env ## Re-pin requirements.lock to the newest versions pyproject.toml's ranges allow
+	$(BIN)/pip install --quiet uv
+	{ sed -n '1,3p' requirements.lock; $(BIN)/uv pip compile --quiet --no-header pyproject.toml \
+	  --extra report --extra dev --python-version 3.11.7 \
+	  --python-platform x86_64-manylinux_2_28; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 data: env ## Find Fashion-MNIST; on Debian without it, install dataset-fashion-mnist
 	@$(BIN)/fmnist data --no-download >/dev/null 2>&1 || { \

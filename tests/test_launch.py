@@ -72,7 +72,8 @@ def test_binder_installs_the_runtime_only():
 
     post_build = (ROOT / "binder" / "postBuild").read_text()
     commands = [line for line in post_build.splitlines() if line and not line.startswith("#")]
-    assert "pip install --no-cache-dir ." in commands, "the package itself, without extras"
+    assert "pip install --no-cache-dir -c requirements.lock ." in commands, \
+        "the package itself, without extras, at the locked versions"
     runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {d.split(">")[0].split("=")[0].strip() for d in runtime}
     assert not names & {"pytest", "ruff", "playwright", "jupyter-book", "ghp-import"}

@@ -10,6 +10,8 @@ import zipfile
 
 import pytest
 from conftest import ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 # Import names whose distribution is named otherwise.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "keras_tuner": "keras-tuner",
@@ -60,3 +62,28 @@ def test_the_wheel_carries_the_dependencies_and_the_command(tmp_path):
     assert any(r.startswith("Requires-Dist: tensorflow") for r in requires)
     assert any("papermill" in r and "extra == \"report\"" in r for r in requires)
     assert "fmnist = fmnist.cli:main" in entry and licence
+
+
+def locked() -> dict[str, str]:
+    """requirements.lock as {normalised name: pinned version}."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_the_lock_pins_every_declared_dependency_within_its_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["report"],
+              *project["optional-dependencies"]["dev"]]
+    pins = locked()
+    for text in wanted:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{name} is not pinned in requirements.lock: run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), \
+            f"requirements.lock pins {name}=={pins[name]}, outside pyproject's {req.specifier}"
+    installs = (ROOT / "requirements.txt").read_text().splitlines()
+    assert "-c requirements.lock" in installs and "-e .[report,dev]" in installs
