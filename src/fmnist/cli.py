@@ -33,7 +33,7 @@ def _add_wait_arg(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The command line: report, run, tune, data, build, publish."""
+    """The command line: report, run, tune, data, build, publish, repository."""
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None,
                         help="project folder (default: found from the current folder)")
@@ -61,7 +61,27 @@ def make_parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="push _build/html to a gh-pages branch (ghp-import)")
     publish.add_argument("--remote", default="origin", help="git remote to push to")
     publish.add_argument("--branch", default="gh-pages", help="branch that holds the site")
+    repo = sub.add_parser("repository", help="point the site's launch buttons and every "
+                          "chapter's setup cell at a GitHub repository")
+    repo.add_argument("url", nargs="?", default=None,
+                      help="https://github.com/<owner>/<name> (default: the git remote origin)")
     return parser
+
+
+def set_repository(root: Path, url: str | None) -> int:
+    """`fmnist repository`: write the address into `_config.yml` and the setup cells."""
+    from fmnist import launch
+
+    url = url or launch.git_repository(root)
+    if url is None:
+        raise ParamsError("no GitHub remote `origin` in this checkout: give the address, "
+                          "e.g. `fmnist repository https://github.com/<owner>/<name>`.")
+    try:
+        changed = launch.set_repository(root, url)
+    except ValueError as err:
+        raise ParamsError(str(err)) from None
+    print(f"repository: {launch.config_repository(root)} ({len(changed)} setup cells rewritten)")
+    return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -74,6 +94,8 @@ def dispatch(args: argparse.Namespace) -> int:
               f": {len(ds.y_train):,} training and {len(ds.y_test):,} test images.")
         return 0
     root = project_root(args.root)
+    if args.command == "repository":
+        return set_repository(root, args.url)
     if args.command == "publish":
         target = report.publish_site(root, args.remote, args.branch)
         print(f"published {root / '_build' / 'html'} to {target}")
@@ -125,7 +147,7 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     if args.in_process or args.workers == 0:
         train.seed_everything(profile.shared.seed)
         setup = tune.prepare_search(results, profile.shared, space, cnn, split=split)
-        tune.run_search(setup, verbose=2)
+        tune.run_search(setup)  # one line per trial, from the tuner
         if args.in_process:  # one chief or worker of a distributed search: nothing more
             return 0
     else:

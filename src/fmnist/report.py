@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmnist import paths
+from fmnist import launch, paths
 from fmnist.environment import machine_description, versions
 from fmnist.evaluate import METRICS_FILE, atomic_write_text, load_metrics
 from fmnist.params import CHAPTERS, Profile
@@ -305,6 +305,11 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
             shutil.copy2(executed, book / ch.notebook)
     intro = book / "intro.md"
     intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary_markdown(results)))
+    # The site's repository and launch buttons, and the setup cells its pages show, name the
+    # repository this copy came from (a fork's own), else the one in `_config.yml`.
+    repository = launch.repository_url(root)
+    launch.write_config_repository(stage / "_config.yml", repository)
+    launch.write_setup_cells([book / ch.notebook for ch in chapters()], repository)
 
 
 def build_site(root: Path, results: Path, strict: bool = True) -> Path:

@@ -1,0 +1,112 @@
+"""Opening a chapter elsewhere: the repository's address, and the setup cell every chapter
+starts with.
+
+The address has one source: the git remote `origin` when it is a GitHub repository (a fork's
+site points at the fork without an edit), else `repository.url` in `_config.yml`. The site's
+launch buttons take it when the site is built; the chapters' setup cells, which must work in a
+runtime that has nothing yet (Colab), carry it as text written by `fmnist repository` from the
+same source, and a test fails when they disagree with `_config.yml`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+CONFIG_FILE = "_config.yml"
+SETUP_TAG = "setup"
+_URL_LINE = re.compile(r"^(repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.M)
+_GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                     r"([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+
+SETUP_TEMPLATE = '''\
+# Setup. Where fmnist is installed (a local checkout, Binder) this does nothing. In a fresh
+# runtime (Colab) it fetches the project and installs the package with what running a chapter
+# needs: no test, site or lint tools, no pins that would make Colab restart its runtime.
+# (Names start with `_`: every other plain global of a chapter is one of its parameters.)
+import importlib.util
+import os
+import subprocess
+import sys
+
+_REPOSITORY = "{repository}"  # written by `fmnist repository`
+
+if importlib.util.find_spec("fmnist") is None:
+    _in_colab = "google.colab" in sys.modules  # Colab imports it before any cell runs
+    _project = "/content/fmnist-report" if _in_colab else os.path.expanduser("~/fmnist-report")
+    if not os.path.isdir(_project):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", _REPOSITORY, _project], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", _project], check=True)
+    os.chdir(os.path.join(_project, "book"))
+'''
+
+
+def setup_source(repository: str) -> str:
+    """The setup cell's code for a project at `repository`."""
+    return SETUP_TEMPLATE.format(repository=repository).rstrip("\n")
+
+
+def github_url(remote: str) -> str | None:
+    """`https://github.com/<owner>/<name>` for a GitHub remote in any of git's forms, else None."""
+    found = _GITHUB.match(remote.strip())
+    return f"https://github.com/{found.group(1)}/{found.group(2)}" if found else None
+
+
+def git_repository(root: Path) -> str | None:
+    """The GitHub address of `root`'s git remote `origin`, if it has one."""
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return github_url(proc.stdout) if proc.returncode == 0 else None
+
+
+def config_repository(root: Path) -> str:
+    """`repository.url` in the project's `_config.yml`."""
+    found = _URL_LINE.search((root / CONFIG_FILE).read_text(encoding="utf-8"))
+    if not found:
+        raise ValueError(f"{root / CONFIG_FILE} has no `repository: url:` entry")
+    return found.group(2)
+
+
+def repository_url(root: Path) -> str:
+    """The project's address: the GitHub remote `origin`, else `_config.yml`'s."""
+    return git_repository(root) or config_repository(root)
+
+
+def write_config_repository(config: Path, repository: str) -> None:
+    """Set `repository.url` in a `_config.yml`, leaving every other line as it was."""
+    text = config.read_text(encoding="utf-8")
+    config.write_text(_URL_LINE.sub(lambda m: m.group(1) + repository, text, count=1),
+                      encoding="utf-8")
+
+
+def write_setup_cells(notebooks: Iterable[Path], repository: str) -> list[Path]:
+    """Rewrite the cell tagged `setup` of each notebook for `repository`; return those changed."""
+    import nbformat
+
+    changed = []
+    source = setup_source(repository)
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if SETUP_TAG in c.metadata.get("tags", [])]
+        if len(cells) != 1:
+            raise ValueError(f"{path} must have exactly one cell tagged `{SETUP_TAG}`")
+        if cells[0].source != source:
+            cells[0].source = source
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
+def set_repository(root: Path, repository: str) -> list[Path]:
+    """Point the site's configuration and every chapter's setup cell at `repository`."""
+    url = github_url(repository)
+    if url is None:
+        raise ValueError(f"`{repository}` is not a GitHub repository address; give it as "
+                         "https://github.com/<owner>/<name>")
+    write_config_repository(root / CONFIG_FILE, url)
+    return write_setup_cells(sorted((root / "book").glob("[0-9][0-9]_*.ipynb")), url)

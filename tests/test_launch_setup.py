@@ -1,0 +1,129 @@
+"""The repository's address has one source, and the setup cell installs what a chapter needs in
+a fresh runtime (tried with a stand-in `google.colab` and a recording stand-in for the install)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import types
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from fmnist import launch
+from fmnist.report import chapters, stage_book
+
+NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in chapters()]
+
+
+def setup_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    return [c for c in nb.cells if launch.SETUP_TAG in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_setup_cell_is_the_template_for_the_configured_repository(path):
+    cells = setup_cell(path)
+    assert len(cells) == 1
+    assert cells[0].source == launch.setup_source(launch.config_repository(ROOT)), \
+        "run `fmnist repository <url>` after changing the address"
+
+
+@pytest.mark.parametrize("remote, url", [
+    ("https://github.com/someone/fork.git", "https://github.com/someone/fork"),
+    ("git@github.com:someone/fork.git\n", "https://github.com/someone/fork"),
+    ("ssh://git@github.com/someone/fork", "https://github.com/someone/fork"),
+    ("https://gitlab.com/someone/fork.git", None),
+    ("/srv/git/fork.git", None),
+])
+def test_github_remotes_in_every_form(remote, url):
+    assert launch.github_url(remote) == url
+
+
+def run_setup(monkeypatch, tmp_path, *, installed: bool, colab: bool):
+    """Execute the setup cell; return the commands it ran and the folder it moved to."""
+    calls, moves = [], []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.setattr("os.chdir", moves.append)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    real_find_spec = __import__("importlib.util").util.find_spec
+    monkeypatch.setattr("importlib.util.find_spec",
+                        lambda name, *a: (real_find_spec(name, *a) if installed or name != "fmnist"
+                                          else None))
+    if colab:
+        google = types.ModuleType("google")
+        google.colab = types.ModuleType("google.colab")
+        monkeypatch.setitem(sys.modules, "google", google)
+        monkeypatch.setitem(sys.modules, "google.colab", google.colab)
+    namespace = {}
+    exec(launch.setup_source("https://github.com/someone/fork"), namespace)
+    # Any other global would be taken for one of the chapter's parameters.
+    public = {k for k, v in namespace.items()
+              if not k.startswith("_") and not isinstance(v, types.ModuleType)}
+    assert public == set(), public
+    return calls, moves
+
+
+def test_in_colab_the_setup_clones_and_installs_the_runtime_only(monkeypatch, tmp_path):
+    calls, moves = run_setup(monkeypatch, tmp_path, installed=False, colab=True)
+    clone, install = calls
+    assert clone[:2] == ["git", "clone"]
+    assert clone[-2:] == ["https://github.com/someone/fork", "/content/fmnist-report"]
+    assert install[1:4] == ["-m", "pip", "install"]
+    assert install[-1] == "/content/fmnist-report", "the package alone: no extras, no pins"
+    assert not any("requirements" in part or "[" in part for part in install)
+    assert moves == ["/content/fmnist-report/book"]
+
+
+def test_elsewhere_without_the_package_it_installs_into_the_home_folder(monkeypatch, tmp_path):
+    calls, moves = run_setup(monkeypatch, tmp_path, installed=False, colab=False)
+    assert calls[0][-1] == str(tmp_path / "fmnist-report")
+    assert moves == [str(tmp_path / "fmnist-report" / "book")]
+
+
+def test_where_the_package_is_installed_the_setup_does_nothing(monkeypatch, tmp_path):
+    assert run_setup(monkeypatch, tmp_path, installed=True, colab=True) == ([], [])
+
+
+def project_with_origin(tmp_path, origin):
+    root = tmp_path / "proj"
+    root.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root)
+    shutil.copytree(ROOT / "book", root / "book")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    if origin:
+        subprocess.run(["git", "-C", str(root), "remote", "add", "origin", origin], check=True)
+    return root
+
+
+def test_the_site_names_the_fork_it_was_built_from(tmp_path):
+    root = project_with_origin(tmp_path, "git@github.com:someone/fork.git")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    stage_book(root, tmp_path / "no-results", stage)
+    assert launch.config_repository(stage) == "https://github.com/someone/fork"
+    for ch in chapters():
+        cell, = setup_cell(stage / "book" / ch.notebook)
+        assert '_REPOSITORY = "https://github.com/someone/fork"' in cell.source
+    assert launch.config_repository(root) != "https://github.com/someone/fork", "book/ untouched"
+
+
+def test_without_a_github_remote_the_configured_address_is_used(tmp_path):
+    root = project_with_origin(tmp_path, None)
+    assert launch.repository_url(root) == launch.config_repository(ROOT)
+
+
+def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
+    from fmnist.cli import main
+
+    root = project_with_origin(tmp_path, None)
+    (root / "params").mkdir()
+    assert main(["--root", str(root), "repository", "https://github.com/other/study.git"]) == 0
+    assert launch.config_repository(root) == "https://github.com/other/study"
+    for ch in chapters():
+        cell, = setup_cell(root / "book" / ch.notebook)
+        assert cell.source == launch.setup_source("https://github.com/other/study")
+    assert main(["--root", str(root), "repository", "https://example.org/x"]) == 2
