@@ -21,6 +21,8 @@ def versions() -> dict[str, str]:
             continue
     if "keras" in out:
         out["keras_backend"] = keras_backend()
+    if "tensorflow" in sys.modules:  # a chapter's kernel: say where the models trained
+        out["accelerator"] = accelerator()
     out["machine"] = machine_description()
     return out
 
@@ -50,3 +52,15 @@ def machine_description() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} cores"
+
+
+def accelerator() -> str:
+    """`CPU`, or the GPUs TensorFlow trains on (e.g. Colab's default runtime)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+             for g in gpus]
+    return "GPU: " + ", ".join(names)

@@ -15,7 +15,12 @@ from fmnist.recipe import PLAIN, Recipe
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend, and make TensorFlow's ops deterministic."""
+    """Seed Python, NumPy and the Keras backend, and make TensorFlow's ops deterministic.
+
+    On a GPU this selects TensorFlow's deterministic kernels (slower, and an op without one
+    stops with TensorFlow's `UnimplementedError` naming it): reruns on the same GPU and driver
+    repeat their numbers, which differ from a CPU's in the last digits.
+    """
     import keras
 
     os.environ["PYTHONHASHSEED"] = str(seed)
