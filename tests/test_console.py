@@ -19,6 +19,7 @@ TENSORFLOW_START = [
     "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
     "E0000 00:00:1795691472.334435   29176 node_def_util.cc:682] NodeDef mentions attribute "
     "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>",
+    "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.",
     "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
     "(including code and outputs) is sent in plain text.",
 ]

@@ -38,9 +38,21 @@ def test_every_chapter_has_a_page_with_real_png_figures(quick_project):
         parser = Images()
         parser.feed(page.read_text())
         figures = [s for s in parser.sources if "_images" in s]
-        assert figures, f"{page.name} shows no figure"
+        # Every figure a chapter saves is also shown on its page.
+        saved = list((quick_project / "results" / ch.slug).glob("*.png"))
+        assert figures and len(figures) >= len(saved), f"{page.name}: {figures} for {saved}"
         for src in figures:
             assert (page.parent / src).resolve().read_bytes()[:8] == PNG_MAGIC
+
+
+def test_the_landing_page_shows_the_headline_figure(quick_project):
+    page = quick_project / "_build" / "html" / "book" / "intro.html"
+    parser = Images()
+    parser.feed(page.read_text())
+    headline = [s for s in parser.sources if "headline" in s]
+    assert len(headline) == 1
+    assert (page.parent / headline[0]).resolve().read_bytes()[:8] == PNG_MAGIC
+    assert "published accuracies" in page.read_text()
 
 
 def test_comparison_table_lists_every_model_with_a_number(quick_project):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from fmnist import evaluate, plots
 from fmnist.data import CLASS_NAMES
@@ -23,9 +24,11 @@ def labels(ax):
     return [t.get_text() for t in ax.get_xticklabels()]
 
 
-def test_confusion_has_counts_and_normalised_panels_with_class_names(ev, tmp_path):
+def test_confusion_writes_every_count_in_its_cell_with_class_names(ev, tmp_path):
     fig = plots.save(plots.plot_confusion(ev.confusion, "m"), tmp_path, "confusion")
-    assert len(fig.axes) == 2 and labels(fig.axes[0]) == list(CLASS_NAMES)
+    ax = fig.axes[0]
+    assert labels(ax) == list(CLASS_NAMES)
+    assert [t.get_text() for t in ax.texts] == [str(v) for v in ev.confusion.flatten()]
     assert (tmp_path / "confusion.png").read_bytes()[:8] == PNG_MAGIC
 
 
@@ -43,22 +46,118 @@ def test_mistakes_gallery_names_true_and_predicted_classes(ev):
     assert len(titles) == 4 and all("true: " in t and "pred: " in t for t in titles)
 
 
-def test_comparison_figures(ev):
-    bars = plots.plot_accuracy_bars(["a", "b"], [0.8, 0.9], [[0.79, 0.81], [0.89, 0.91]])
-    assert len(bars.axes[0].patches) == 2
-    heat = plots.plot_f1_heatmap(["a", "b"], np.full((2, 10), 0.9))
-    assert labels(heat.axes[0]) == list(CLASS_NAMES)
-    scatter = plots.plot_accuracy_vs_time(["a", "b"], [0.8, 0.9], [1.0, 100.0])
-    assert scatter.axes[0].get_xscale() == "log"
+NAMES = ["Logistic regression", "Dense network", "CNN", "Tuned CNN"]
+ACC = [0.84, 0.90, 0.93, 0.935]
+CI = [[0.83, 0.85], [0.89, 0.91], [0.925, 0.935], [0.93, 0.94]]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def test_accuracy_points_carry_their_intervals_and_every_model_is_named():
+    fig = plots.plot_accuracy(NAMES, ACC, CI)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == NAMES
+    bars = [c for c in ax.containers if c.has_xerr]
+    assert len(bars) == 4
+    for bar, (low, high) in zip(bars, CI, strict=True):
+        segment = bar.lines[2][0].get_segments()[0]
+        assert np.allclose(sorted(segment[:, 0]), [100 * low, 100 * high])
+
+
+def test_a_model_has_one_colour_in_every_figure():
+    accuracy = plots.plot_accuracy(NAMES, ACC, CI).axes[0]
+    by_points = {name: tuple(np.round(to_rgb(bar.lines[0].get_color()), 4))
+                 for name, bar in zip(NAMES, accuracy.containers, strict=True)}
+    scatter = plots.plot_accuracy_vs_time(NAMES, ACC, [1, 10, 100, 300], CI).axes[0]
+    legend = {c.get_label(): tuple(np.round(to_rgb(c.lines[0].get_color()), 4))
+              for c in scatter.containers}
+    history = {"val_accuracy": [0.5, 0.6]}
+    curves = plots.plot_validation_curves({"CNN": history, "Tuned CNN (retrain)": history})
+    lines = {line.get_label(): tuple(np.round(to_rgb(line.get_color()), 4))
+             for line in curves.axes[0].lines}
+    assert by_points == legend
+    assert lines["CNN"] == legend["CNN"] and lines["Tuned CNN (retrain)"] == legend["Tuned CNN"]
+    assert len(set(legend.values())) == 4
+
+
+def test_f1_heatmap_writes_every_value_and_names_models_and_classes():
+    f1 = np.linspace(0.6, 0.99, 20).reshape(2, 10)
+    ax = plots.plot_f1_heatmap(["a", "b"], f1).axes[0]
+    assert labels(ax) == list(CLASS_NAMES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for v in f1.flatten()]
+
+
+def test_accuracy_against_time_is_on_a_log_scale_in_plain_numbers():
+    fig = plots.plot_accuracy_vs_time(NAMES, ACC, [2, 30, 200, 700], CI)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text()]
+    assert shown and all(text.replace(".", "").isdigit() for text in shown), shown
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == NAMES
+
+
+def test_headline_shows_the_study_the_rerun_and_the_published_figures():
+    study = {n: {"accuracy": a, "ci95": c, "seconds": s}
+             for n, a, c, s in zip(NAMES, ACC, CI, [50, 80, 230, 520], strict=True)}
+    replica = {"Logistic regression": {"accuracy": 0.844, "seconds": 118},
+               "CNN": {"accuracy": 0.908, "seconds": 173}}
+    published = {"Logistic regression": 84.38, "Dense network": 88.22, "CNN": 91.21,
+                 "Tuned CNN": 91.97}
+    fig = plots.plot_headline(study, replica, published, replica_note="a machine, a date")
+    main, side = fig.axes
+    with_errors = [c for c in main.containers if c.has_yerr]
+    assert len(with_errors) == 4, "each of the study's models with its interval"
+    squares = [c for c in main.containers if c.lines[0].get_marker() == "s"]
+    assert len(squares) == 2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:4] == NAMES and "a machine, a date" in legend[-1]
+    assert sorted(side.collections[i].get_offsets()[0][1] for i in range(4)) == \
+        sorted(published.values())
+    assert [t.get_text() for t in side.get_xticklabels()] == ["LogReg", "Dense", "CNN",
+                                                              "Tuned CNN"]
+
+
+def test_validation_curves_mark_each_kept_epoch():
+    curves = {"Dense network": {"val_accuracy": [0.5, 0.7, 0.6]},
+              "CNN": {"val_accuracy": [0.6, 0.8, 0.9]}}
+    ax = plots.plot_validation_curves(curves).axes[0]
+    kept = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    assert kept == [(2.0, 70.0), (3.0, 90.0)]
+
+
+def test_the_style_leaves_matplotlib_as_it_found_it():
+    import matplotlib.pyplot as plt
+
+    before = dict(plt.rcParams)
+    plots.plot_trials([0.5, 0.6])
+    after = dict(plt.rcParams)
+    assert {k for k in before if before[k] != after[k]} == set()
+
+
+def test_figures_fit_the_content_column():
+    figs = [plots.plot_accuracy(NAMES, ACC, CI), plots.plot_confusion(np.eye(10, dtype=int), "m"),
+            plots.plot_f1_heatmap(NAMES, np.full((4, 10), 0.9)),
+            plots.plot_hyperparameters([{"a": 1, "b": 2, "c": 3, "d": 4, "val_accuracy": 0.9}],
+                                       ["a", "b", "c", "d"])]
+    for fig in figs:
+        assert fig.get_figwidth() <= plots.WIDTH and fig.dpi == plots.DPI
 
 
 def test_data_and_tuning_figures():
     counts = {"train": {c: 5 for c in CLASS_NAMES}}
-    assert len(plots.plot_class_balance(counts).axes[0].patches) == 10
+    assert len(plots.plot_class_balance(counts).axes[0].containers[0]) == 10
     images, y = np.zeros((40, 28, 28)), np.repeat(np.arange(10), 4)
     assert len(plots.plot_samples(images, y, per_class=3, seed=0).axes) == 30
     trials = plots.plot_trials([0.5, 0.7, 0.6])
-    assert list(trials.axes[0].lines[1].get_ydata()[-3:]) == [0.5, 0.7, 0.7]
+    assert list(trials.axes[0].lines[1].get_ydata()[-3:]) == [50.0, 70.0, 70.0]
     rows = [{"dropout": 0.2, "learning_rate": 1e-3, "val_accuracy": 0.8}]
     assert len(plots.plot_hyperparameters(rows, ["dropout", "learning_rate"]).axes) == 2
 
@@ -74,12 +173,16 @@ def test_trials_against_cost_group_by_a_key_and_circle_the_choice():
     assert list(ax.collections[-1].get_offsets()[0]) == [2.0, 85.0]
 
 
-def test_trial_axis_counts_whole_trials():
+def test_trial_and_epoch_axes_count_whole_numbers():
     ax = plots.plot_trials([0.5, 0.7, 0.6]).axes[0]
     assert all(float(t).is_integer() for t in ax.get_xticks())
+    one_epoch = {"loss": [1.0], "val_loss": [1.1], "accuracy": [0.5], "val_accuracy": [0.4]}
+    for ax in plots.plot_learning_curves(one_epoch, "m").axes:
+        visible = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert visible == [1.0]
 
 
 def test_comparison_figures_say_so_when_no_model_has_results():
-    for fig in (plots.plot_accuracy_bars([], [], []), plots.plot_f1_heatmap([], np.zeros((0, 10))),
+    for fig in (plots.plot_accuracy([], [], []), plots.plot_f1_heatmap([], np.zeros((0, 10))),
                 plots.plot_accuracy_vs_time([], [], [])):
         assert "No model chapter has results yet" in fig.axes[0].texts[0].get_text()

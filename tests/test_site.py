@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import threading
 from urllib.parse import urldefrag, urljoin, urlparse
@@ -65,8 +66,35 @@ def nav_pages(page, base):
     return pages
 
 
-def test_every_page_loads_with_images_tables_and_no_errors(browser, site_url, tmp_path):
-    page = browser.new_page()
+# Every figure in a page's article: its pixels, its displayed width and the column's.
+FIGURES = """() => {
+  const column = document.querySelector('article.bd-article').getBoundingClientRect();
+  return [...document.querySelectorAll('article.bd-article img')].map(img => ({
+    src: img.src, natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+    left: img.getBoundingClientRect().left - column.left, right: img.getBoundingClientRect().right,
+    column: column.right}));
+}"""
+# Every table: where it ends against the column, and whether it scrolls within it.
+TABLES = """() => {
+  const column = document.querySelector('article.bd-article').getBoundingClientRect();
+  return [...document.querySelectorAll('article.bd-article table')].map(t => ({
+    right: t.getBoundingClientRect().right, column: column.right,
+    scrolls: t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX === 'auto'}));
+}"""
+LEGIBLE_SHRINK = 2.0  # a figure shown at less than half its pixels has unreadable text
+
+
+def check_figure(figure: dict, url: str) -> None:
+    """Loaded, not enlarged past its pixels, within the column, not shrunk past legibility."""
+    assert figure["natural"] > 0, f"broken figure {figure['src']} on {url}"
+    assert figure["natural"] >= figure["shown"] - 1, f"enlarged (blurred) figure on {url}: {figure}"
+    assert figure["right"] <= figure["column"] + 1, f"figure wider than the column on {url}"
+    assert figure["natural"] <= LEGIBLE_SHRINK * figure["shown"], \
+        f"figure shrunk past legibility on {url}: {figure}"
+
+
+def test_every_page_loads_with_images_tables_and_no_errors(browser, site_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
     page.on("console", lambda m: record_console_error(m, page.url, site_url, errors))
@@ -76,7 +104,7 @@ def test_every_page_loads_with_images_tables_and_no_errors(browser, site_url, tm
     pages = nav_pages(page, site_url)
     assert len(pages) >= 7, pages  # intro and six chapters
     internal_links = set()
-    for i, url in enumerate(pages):
+    for url in pages:
         response = page.goto(url)
         assert response is not None and response.ok, url
         broken = page.eval_on_selector_all(
@@ -89,15 +117,32 @@ def test_every_page_loads_with_images_tables_and_no_errors(browser, site_url, tm
         assert empty == 0, f"a table without rows on {url}"
         text = page.inner_text("article")
         assert "Best val_accuracy So Far" not in text and "Reloading Tuner" not in text, url
-        page.screenshot(path=str(tmp_path / f"page{i}.png"), full_page=True)
+        assert not re.search(r"Trial \d+ Complete", text), url
+        for figure in page.evaluate(FIGURES):
+            check_figure(figure, url)
+        for table in page.evaluate(TABLES):
+            assert table["right"] <= table["column"] + 1 or table["scrolls"], \
+                f"a table overflows the content column on {url}: {table}"
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             link = urldefrag(urljoin(url, href))[0]
             if urlparse(link).netloc == urlparse(site_url).netloc:
                 internal_links.add(link)
     assert errors == [], "\n".join(errors)
-    assert list(tmp_path.glob("page*.png"))
     for link in sorted(internal_links):
         response = page.request.get(link)
         assert response.ok, f"broken internal link {link}"
     chapter_pages = [u for u in pages if "/book/0" in u]
     assert len(chapter_pages) == 6
+
+
+@pytest.mark.parametrize("figure", [
+    {"natural": 0, "shown": 688, "right": 900, "column": 950},     # not loaded
+    {"natural": 500, "shown": 688, "right": 900, "column": 950},   # enlarged
+    {"natural": 1096, "shown": 688, "right": 990, "column": 950},  # past the column
+    {"natural": 2190, "shown": 688, "right": 900, "column": 950},  # text shrunk to a third
+])
+def test_the_figure_check_rejects_what_a_reader_could_not_read(figure):
+    with pytest.raises(AssertionError):
+        check_figure({"src": "x.png", **figure}, "page")
+    check_figure({"src": "x.png", "natural": 1096, "shown": 688, "right": 900, "column": 950},
+                 "page")

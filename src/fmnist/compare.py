@@ -206,3 +206,42 @@ def tuned_vs_default(results: Path, alpha: float = 0.05) -> str:
             f"predictions the tuned CNN alone is right on {test['only_a_correct']} images and the "
             f"default CNN alone on {test['only_b_correct']}. {verdict} at the {alpha:g} level "
             f"(exact McNemar test, p = {test['p_value']:.3g}).")
+
+
+# bench/run.py's names for the models, and the file its last run wrote.
+BENCH_MODELS = {"logreg": "Logistic regression", "dense": "Dense network", "cnn": "CNN",
+                "tuned_cnn": "Tuned CNN"}
+BENCH_FILE = Path("bench") / "results" / "latest.json"
+
+
+def training_seconds(metrics: dict[str, Any]) -> float:
+    """What producing a model cost: its training, plus its search for the tuned CNN."""
+    return float(metrics["train_seconds"]) + float(metrics.get("search_seconds") or 0.0)
+
+
+def published_accuracy() -> dict[str, float]:
+    """The original study's published test accuracy (%) per model."""
+    return {r["model"]: r["accuracy_pct"] for r in REFERENCES
+            if r["source"] == "Original 2025 study"}
+
+
+def headline_inputs(results: Path, bench: Path | None = None) -> dict[str, Any]:
+    """What the landing page's figure shows: this study's models (accuracy, interval, time),
+    the original procedure as the benchmark reran it (where it has them) and the published
+    figures; `replica_note` says which machine and date the rerun is from."""
+    study = {name: {"accuracy": m["accuracy"], "ci95": m["accuracy_ci95"],
+                    "seconds": training_seconds(m)}
+             for name, m in available(results).items()}
+    replica, note = {}, ""
+    if bench is not None and bench.is_file():
+        import json
+
+        record = json.loads(bench.read_text())
+        for key, m in ((record.get("seed_replica") or {}).get("models") or {}).items():
+            if key in BENCH_MODELS and m.get("accuracy") is not None:
+                replica[BENCH_MODELS[key]] = {"accuracy": m["accuracy"],
+                                              "seconds": m["train_seconds"]}
+        machine = record.get("machine", {})
+        note = f"{machine.get('cpu', 'unknown machine')}, {record.get('date', '')}".strip(", ")
+    return {"study": study, "replica": replica, "published": published_accuracy(),
+            "replica_note": note}

@@ -27,6 +27,9 @@ NOISE = re.compile("|".join([
     _ABSL + r"NodeDef mentions attribute \w+ which is not in the op definition",
     r"To enable the following instructions: .* rebuild TensorFlow with",
     r"\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption",
+    # Printed by a kernel interrupted while papermill shuts it down, after its chapter ended
+    # (a chapter that fails is reported by papermill, with its cell and exception).
+    r"\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel",
 ]))
 
 

@@ -1,8 +1,15 @@
-"""Every figure of the report, one function each; each returns its figure and can save a PNG."""
+"""Every figure of the report, one function each, in one style; each returns its figure.
+
+The style is seaborn's (white grid, colour-blind-safe palette) sized for the site's content
+column: figures are at most `WIDTH` inches wide and drawn at `DPI`, so a figure is shown at about
+two thirds of its pixel width and its smallest text (8 pt) stays legible. A model has one
+colour in every figure (`model_color`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,35 +18,85 @@ import numpy as np
 
 from fmnist.data import CLASS_NAMES
 
+WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
+DPI = 144
+MODELS = ("Logistic regression", "Dense network", "CNN", "Tuned CNN")
+
+
+def _theme() -> dict[str, Any]:
+    import seaborn as sns
+    from matplotlib import cycler
+
+    return {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.9),
+            "axes.prop_cycle": cycler(color=sns.color_palette("colorblind")),
+            "figure.dpi": DPI, "savefig.dpi": DPI, "figure.constrained_layout.use": True,
+            "axes.titleweight": "bold", "legend.frameon": False}
+
+
+def styled(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Draw `plot`'s figure in the report's style (a context: importing this module sets none)."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs) -> plt.Figure:
+        # Only the theme's own keys are set and restored: `plt.rc_context` restores every key,
+        # `interactive` included, and so undid the notebook backend's showing of figures when
+        # that backend first loaded inside the context.
+        theme = _theme()
+        saved = {key: plt.rcParams[key] for key in theme}
+        plt.rcParams.update(theme)
+        try:
+            return plot(*args, **kwargs)
+        finally:
+            plt.rcParams.update(saved)
+
+    return wrapper
+
+
+def model_color(name: str) -> tuple[float, float, float]:
+    """The colour of a model in every figure: by its name, or by the model it is a variant of
+    (e.g. "Tuned CNN (retrain)"); grey for anything else."""
+    import seaborn as sns
+
+    palette = sns.color_palette("colorblind")
+    for i, model in sorted(enumerate(MODELS), key=lambda m: -len(m[1])):
+        if name == model or name.startswith(model + " "):
+            return palette[i]
+    return palette[7]
+
 
 def save(fig: plt.Figure, folder: str | Path | None, name: str) -> plt.Figure:
     """Save `fig` as `<folder>/<name>.png` when a folder is given; return it for display."""
     if folder is not None:
         path = Path(folder) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
     return fig
 
 
+@styled
 def plot_class_balance(counts: Mapping[str, Mapping[str, int]]) -> plt.Figure:
     """Images per class in each split, as grouped bars."""
-    fig, ax = plt.subplots(figsize=(9, 3.5))
-    width = 0.8 / len(counts)
-    x = np.arange(len(CLASS_NAMES))
-    for i, (split, per_class) in enumerate(counts.items()):
-        ax.bar(x + i * width, [per_class[c] for c in CLASS_NAMES], width, label=split)
-    ax.set_xticks(x + width * (len(counts) - 1) / 2, CLASS_NAMES, rotation=30, ha="right")
-    ax.set_ylabel("images")
+    import pandas as pd
+    import seaborn as sns
+
+    long = pd.DataFrame([{"class": c, "split": split, "images": n}
+                         for split, per_class in counts.items()
+                         for c, n in per_class.items()])
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    sns.barplot(long, x="class", y="images", hue="split", order=list(CLASS_NAMES), ax=ax)
+    ax.tick_params(axis="x", rotation=30)
+    ax.set_xlabel("")
     ax.set_title("Images per class")
-    ax.legend()
     return fig
 
 
+@styled
 def plot_samples(images: np.ndarray, labels: np.ndarray, per_class: int, seed: int) -> plt.Figure:
     """A grid with one row per class (named) and `per_class` random images in it."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(CLASS_NAMES), per_class,
-                             figsize=(per_class * 0.9, len(CLASS_NAMES) * 0.95), squeeze=False)
+    side = min(0.8, (WIDTH - 1.4) / per_class)
+    fig, axes = plt.subplots(len(CLASS_NAMES), per_class, squeeze=False,
+                             figsize=(side * per_class + 1.4, side * len(CLASS_NAMES) + 0.5))
     for row, name in enumerate(CLASS_NAMES):
         picks = rng.choice(np.flatnonzero(labels == row), size=per_class, replace=False)
         for col, idx in enumerate(picks):
@@ -47,53 +104,78 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, per_class: int, seed: i
             ax.imshow(images[idx], cmap="gray_r")
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.grid(False)
             if col == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("Training images, one row per class")
+                ax.set_ylabel(name, rotation=0, ha="right", va="center")
+    fig.suptitle("Training images, one row per class", fontweight="bold")
     return fig
 
 
+@styled
 def plot_confusion(cm: np.ndarray, title: str) -> plt.Figure:
-    """Counts and row-normalised confusion matrices side by side, labelled with class names."""
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2))
-    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    for ax, values, fmt, sub in ((axes[0], cm, "d", "counts"),
-                                 (axes[1], norm, ".2f", "row-normalised (recall on diagonal)")):
-        ax.imshow(values, cmap="Blues")
-        for (i, j), v in np.ndenumerate(values):
-            dark = values[i, j] > values.max() / 2
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
-        ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45, ha="right")
-        ax.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{title}: {sub}")
-    fig.tight_layout()
+    """The confusion matrix: counts written in each cell, shaded by the share of the true class
+    (so the diagonal reads as each class's recall)."""
+    import seaborn as sns
+
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(WIDTH, 6.4))
+    sns.heatmap(share, annot=cm, fmt="d", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
+                xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES, annot_kws={"size": 9},
+                cbar_kws={"label": "share of the true class", "shrink": 0.8})
+    ax.tick_params(axis="x", rotation=40)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"{title}: confusion matrix (test set)")
     return fig
 
 
+@styled
 def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str) -> plt.Figure:
     """Training and validation loss and accuracy per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2))
     epochs = np.arange(1, len(history["loss"]) + 1)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], marker="o", label="training")
         ax.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        _epoch_axis(ax, len(epochs))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        ax.set_title(f"{title}: {metric}")
         ax.legend()
-    fig.tight_layout()
+    fig.suptitle(f"{title}: learning curves", fontweight="bold")
     return fig
 
 
+@styled
+def plot_validation_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> plt.Figure:
+    """Validation accuracy per epoch of every Keras model, one colour per model; the kept
+    (best) epoch of each marked."""
+    if not histories:
+        return _no_results("Validation accuracy per epoch")
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    longest = max(len(h["val_accuracy"]) for h in histories.values())
+    for name, history in histories.items():
+        acc = 100 * np.asarray(history["val_accuracy"])
+        epochs = np.arange(1, len(acc) + 1)
+        color = model_color(name)
+        ax.plot(epochs, acc, marker="o", markersize=4, color=color, label=name)
+        best = int(acc.argmax())
+        ax.scatter(epochs[best], acc[best], s=110, facecolors="none", edgecolors=color,
+                   linewidths=1.5, zorder=3)
+    _epoch_axis(ax, longest)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Validation accuracy per epoch (circled: the epoch kept)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+@styled
 def plot_mistakes(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
                   indices: np.ndarray, title: str) -> plt.Figure:
     """The given test images with true class, predicted class and its probability."""
     cols = 6
     rows = max(1, int(np.ceil(len(indices) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.9, rows * 2.3), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, rows * 1.75), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, idx in zip(axes.flat, indices, strict=False):
@@ -101,14 +183,13 @@ def plot_mistakes(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
         ax.imshow(images[idx].reshape(28, 28), cmap="gray_r")
         ax.set_title(f"true: {CLASS_NAMES[y_true[idx]]}\npred: {CLASS_NAMES[pred]} "
                      f"({probs[idx, pred]:.0%})", fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.suptitle(title, fontweight="bold")
     return fig
 
 
 def _no_results(title: str) -> plt.Figure:
     """A placeholder figure for a comparison with no model results yet."""
-    fig, ax = plt.subplots(figsize=(7, 1.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.4))
     ax.text(0.5, 0.5, "No model chapter has results yet: run `fmnist report`.", ha="center",
             va="center")
     ax.set_axis_off()
@@ -116,95 +197,169 @@ def _no_results(title: str) -> plt.Figure:
     return fig
 
 
-def plot_accuracy_bars(names: Sequence[str], acc: Sequence[float],
-                       ci: Sequence[Sequence[float]]) -> plt.Figure:
-    """Test accuracy in % per model, with 95 % confidence intervals as error bars."""
+@styled
+def plot_accuracy(names: Sequence[str], acc: Sequence[float],
+                  ci: Sequence[Sequence[float]]) -> plt.Figure:
+    """Test accuracy in % per model as a point with its 95 % confidence interval."""
     if not names:
         return _no_results("Test accuracy")
     acc = 100 * np.asarray(acc)
     ci = 100 * np.asarray(ci, dtype=float).reshape(-1, 2)
-    err = np.vstack([acc - ci[:, 0], ci[:, 1] - acc])
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.bar(names, acc, yerr=err, capsize=6, color="tab:blue")
-    for i, a in enumerate(acc):
-        ax.text(i, a + err[1, i] + 0.1, f"{a:.2f}", ha="center", fontsize=9)
-    ax.set_ylim(max(0, acc.min() - 5), min(100, acc.max() + 2))
-    ax.set_ylabel("test accuracy (%)")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(names) + 1.3))
+    y = np.arange(len(names))[::-1]
+    for yi, name, a, (low, high) in zip(y, names, acc, ci, strict=True):
+        ax.errorbar(a, yi, xerr=[[a - low], [high - a]], fmt="o", capsize=5, markersize=7,
+                    color=model_color(name))
+        ax.annotate(f"{a:.2f} %", (high, yi), xytext=(6, 0), textcoords="offset points",
+                    va="center")
+    ax.set_yticks(y, names)
+    ax.margins(x=0.12, y=0.25)
+    ax.set_xlabel("test accuracy (%)")
     ax.set_title("Test accuracy with 95 % confidence intervals")
     return fig
 
 
+@styled
 def plot_f1_heatmap(names: Sequence[str], f1: np.ndarray) -> plt.Figure:
-    """Per-class F1 per model (models x classes)."""
+    """Per-class F1 per model (models x classes), every value written in its cell."""
+    import seaborn as sns
+
     if not names:
         return _no_results("Per-class F1")
-    fig, ax = plt.subplots(figsize=(11, 0.6 * len(names) + 2))
-    ax.imshow(f1, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
-    for (i, j), v in np.ndenumerate(f1):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=11,
-                color="black" if v > 0.8 else "white")
-    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=30, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(names) + 2.2))
+    sns.heatmap(np.asarray(f1), annot=True, fmt=".2f", cmap="viridis", vmin=0.5, vmax=1.0,
+                xticklabels=CLASS_NAMES, yticklabels=list(names), annot_kws={"size": 10},
+                cbar_kws={"label": "F1"}, ax=ax)
+    ax.tick_params(axis="x", rotation=35)
+    ax.tick_params(axis="y", rotation=0)
     ax.set_title("Per-class F1 on the test set")
-    fig.tight_layout()
     return fig
 
 
-def plot_accuracy_vs_time(names: Sequence[str], acc: Sequence[float],
-                          seconds: Sequence[float]) -> plt.Figure:
-    """Test accuracy against training time (log scale); labels stay inside the frame."""
+@styled
+def plot_accuracy_vs_time(names: Sequence[str], acc: Sequence[float], seconds: Sequence[float],
+                          ci: Sequence[Sequence[float]] | None = None) -> plt.Figure:
+    """Test accuracy (with its interval) against training time on a log scale; one colour per
+    model, named in the legend (no label can fall outside the frame)."""
     if not names:
         return _no_results("Accuracy against training time")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.scatter(seconds, 100 * np.asarray(acc), s=60)
-    for name, s, a in zip(names, seconds, acc, strict=True):
-        ax.annotate(name, (s, 100 * a), textcoords="offset points", xytext=(6, 4))
-    ax.set_xscale("log")
-    ax.margins(x=0.35, y=0.15)  # room for the last point's label
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.8))
+    _draw_models(ax, names, acc, seconds, ci, marker="o", label="{}")
+    _seconds_axis(ax)
+    ax.margins(x=0.15, y=0.15)
     ax.set_xlabel("training time (s, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy against training time")
-    fig.tight_layout()
+    fig.legend(loc="outside right upper")  # beside the axes: it can hide no point
     return fig
 
 
+def _draw_models(ax, names, acc, seconds, ci, marker: str, label: str, filled: bool = True,
+                 **kwargs) -> None:
+    acc = 100 * np.asarray(acc, dtype=float)
+    for i, (name, a, s) in enumerate(zip(names, acc, seconds, strict=True)):
+        color = model_color(name)
+        err = None
+        if ci is not None:
+            low, high = 100 * np.asarray(ci[i], dtype=float)
+            err = [[a - low], [high - a]]
+        ax.errorbar(s, a, yerr=err, fmt=marker, markersize=8, capsize=4, color=color,
+                    markerfacecolor=color if filled else "white", label=label.format(name),
+                    **kwargs)
+
+
+@styled
+def plot_headline(study: Mapping[str, Mapping[str, Any]],
+                  replica: Mapping[str, Mapping[str, Any]] | None = None,
+                  published: Mapping[str, float] | None = None,
+                  replica_note: str = "") -> plt.Figure:
+    """The study's answer at a glance: test accuracy (with its interval) against training time
+    for each model, beside the original procedure rerun on the same machine and, in their own
+    panel (they report no time), the original study's published accuracies.
+
+    `study` and `replica` map a model's name to `accuracy` (a fraction), `seconds` and, for the
+    study, `ci95`; `published` maps a model's name to its published accuracy in %.
+    """
+    if not study:
+        return _no_results("Accuracy against training time")
+    fig, (ax, pub) = plt.subplots(1, 2, figsize=(WIDTH, 4.2), sharey=True,
+                                  gridspec_kw={"width_ratios": [4.2, 1]})
+    names = list(study)
+    _draw_models(ax, names, [study[n]["accuracy"] for n in names],
+                 [study[n]["seconds"] for n in names], [study[n]["ci95"] for n in names],
+                 marker="o", label="{}")
+    if replica:
+        rnames = [n for n in replica if replica[n].get("accuracy") is not None]
+        _draw_models(ax, rnames, [replica[n]["accuracy"] for n in rnames],
+                     [replica[n]["seconds"] for n in rnames], None, marker="s",
+                     label="_{}", filled=False, markeredgewidth=1.8)
+        ax.plot([], [], "s", color="0.3", markerfacecolor="white", markeredgewidth=1.8,
+                label="original procedure, rerun here" + (f" ({replica_note})"
+                                                          if replica_note else ""))
+    _seconds_axis(ax)
+    ax.margins(x=0.15, y=0.12)
+    ax.set_xlabel("training time (s, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Accuracy against training time")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] not in names)  # models first
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], ncol=3, fontsize=8,
+               loc="outside lower center")  # below the axes: it can hide no point
+    for i, (name, value) in enumerate((published or {}).items()):
+        pub.scatter([i], [value], marker="D", s=55, color=model_color(name))
+    pub.set_xticks(range(len(published or {})),
+                   [_short(n) for n in (published or {})], rotation=60, fontsize=8)
+    pub.margins(x=0.3)
+    pub.set_title("Original study,\npublished", fontsize=9)
+    return fig
+
+
+def _short(name: str) -> str:
+    return {"Logistic regression": "LogReg", "Dense network": "Dense"}.get(name, name)
+
+
+@styled
 def plot_trials(val_acc: Sequence[float]) -> plt.Figure:
     """Validation accuracy per trial (in the order they ran) with the best-so-far line."""
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
     trials = np.arange(1, len(val_acc) + 1)
-    ax.plot(trials, val_acc, "o", label="trial")
-    ax.step(trials, np.maximum.accumulate(val_acc), where="post", label="best so far")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    acc = 100 * np.asarray(val_acc, dtype=float)
+    ax.plot(trials, acc, "o", label="trial")
+    ax.step(trials, np.maximum.accumulate(acc), where="post", label="best so far")
+    _epoch_axis(ax, len(trials))
     ax.set_xlabel("trial")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel("search validation accuracy (%)")
     ax.set_title("Search progress")
-    ax.legend()
+    ax.legend(loc="lower right")
     return fig
 
 
+@styled
 def plot_trials_cost(rows: Sequence[Mapping[str, Any]], chosen: str,
                      group: str = "filters") -> plt.Figure:
-    """Every trial's search score against its training cost, grouped by one searched key;
-    the chosen trial circled."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """The search in one figure: every trial's score against its training cost, coloured by one
+    searched key, the chosen trial circled and named."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 4))
     labels = [_label(r[group]) if group in r else "" for r in rows]
     for value in sorted(set(labels), key=lambda v: (len(v), v)):
         sel = [r for r, lab in zip(rows, labels, strict=True) if lab == value]
-        ax.scatter([r["cost"] for r in sel], [100 * r["val_accuracy"] for r in sel], s=30,
+        ax.scatter([r["cost"] for r in sel], [100 * r["val_accuracy"] for r in sel], s=40,
                    label=f"{group} {value}" if value else None, alpha=0.85)
     pick = [r for r in rows if r["trial"] == chosen]
-    ax.scatter([r["cost"] for r in pick], [100 * r["val_accuracy"] for r in pick], s=160,
+    ax.scatter([r["cost"] for r in pick], [100 * r["val_accuracy"] for r in pick], s=200,
                facecolors="none", edgecolors="black", linewidths=1.5, label="chosen")
+    for r in pick:
+        ax.annotate(f"trial {r['trial']}", (r["cost"], 100 * r["val_accuracy"]),
+                    xytext=(10, -14), textcoords="offset points", fontsize=8)
+    ax.margins(0.12)
     ax.set_xlabel("training cost per image (original CNN = 1)")
     ax.set_ylabel("search validation accuracy (%)")
-    ax.set_title("Trials: score against cost")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    ax.set_title("The search: each trial's score against its cost")
+    ax.legend(fontsize=8, loc="best")
     return fig
 
 
+@styled
 def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> plt.Figure:
     """Validation accuracy of every trial against each searched key's value, one panel each.
 
@@ -213,7 +368,7 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
     """
     ncols = min(3, len(names))
     nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, 2.5 * nrows + 0.3), squeeze=False,
                              sharey=True)
     acc = 100 * np.array([r["val_accuracy"] for r in rows])
     for ax, name in zip(axes.flat, names, strict=False):
@@ -221,16 +376,38 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
         categories = sorted(set(labels), key=lambda v: (len(v), v))
         x = np.array([categories.index(v) for v in labels], dtype=float)
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(x))
-        ax.scatter(x + jitter, acc, s=22, alpha=0.8)
+        ax.scatter(x + jitter, acc, s=24, alpha=0.8)
         ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3
                       else 0, fontsize=8)
+        ax.margins(x=0.25)
         ax.set_xlabel(name)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     for row in axes:
-        row[0].set_ylabel("validation accuracy (%)")
-    fig.tight_layout()
+        row[0].set_ylabel("validation acc. (%)")
     return fig
+
+
+def _epoch_axis(ax, n: int) -> None:
+    """Whole numbers 1..n (epochs, trials), never fractions, whatever n."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+
+    locator = FixedLocator(range(1, n + 1)) if n <= 12 else MaxNLocator(integer=True)
+    ax.xaxis.set_major_locator(locator)
+    ax.set_xlim(0.5, n + 0.5)
+
+
+def _seconds_axis(ax) -> None:
+    """A log scale labelled 1, 2, 5, 10, 20, 50 ... in plain numbers."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value: float, _pos) -> str:
+        mantissa = value / 10 ** np.floor(np.log10(value)) if value > 0 else 0
+        return f"{value:g}" if round(mantissa, 6) in (1, 2, 5) else ""
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    ax.xaxis.set_minor_formatter(FuncFormatter(label))
 
 
 def _label(value: Any) -> str:

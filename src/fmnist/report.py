@@ -288,6 +288,27 @@ def summary_markdown(results: Path) -> str:
             f"| total time | {run['total_seconds']:.0f} s (all chapters) |\n")
 
 
+def headline_markdown(root: Path, results: Path, folder: Path) -> str:
+    """Draw the landing page's figure into `folder` and return the markdown that shows it
+    (nothing while no model has results)."""
+    import matplotlib.pyplot as plt
+
+    from fmnist import compare, plots
+
+    data = compare.headline_inputs(results, root / compare.BENCH_FILE)
+    if not data["study"]:
+        return ""
+    fig = plots.save(plots.plot_headline(**data), folder, "headline")
+    plt.close(fig)
+    rerun = (f"the original study's procedure as the benchmark reran it ({data['replica_note']}; "
+             "open squares), " if data["replica"] else "")
+    return ("```{figure} headline.png\n:alt: Test accuracy against training time per model\n\n"
+            "Test accuracy with its 95 % interval against training time (the tuned CNN's "
+            "includes its search) for this study's last run (filled circles), "
+            f"{rerun}and the original study's published accuracies (right: it reported no "
+            "times). A model has one colour in every figure.\n```\n\n")
+
+
 # The `jupyter-book` console script of this interpreter's environment, whatever PATH says.
 JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 SUMMARY_MARKER = "<!-- results-summary -->"
@@ -304,7 +325,8 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
     intro = book / "intro.md"
-    intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary_markdown(results)))
+    summary = headline_markdown(root, results, book) + summary_markdown(results)
+    intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary))
     # The site's repository and launch buttons, and the setup cells its pages show, name the
     # repository this copy came from (a fork's own), else the one in `_config.yml`.
     repository = launch.repository_url(root)
