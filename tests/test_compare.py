@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fmnist import compare, evaluate
+from fmnist.results import save_evaluation
 
 
 def plant(results, slug: str, correct: np.ndarray, **extra) -> None:
@@ -16,7 +17,7 @@ def plant(results, slug: str, correct: np.ndarray, **extra) -> None:
     probs[np.arange(len(y)), pred] = 0.91
     ev = evaluate.evaluate(probs, y, train_seconds=1.0, inference_ms_per_1k=1.0, n_params=10,
                            **extra)
-    evaluate.save_evaluation(results / slug, ev)
+    save_evaluation(results / slug, ev)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import precision_recall_fscore_support
 
-from fmnist import evaluate
+from fmnist import evaluate, results, stats
 
 
 @pytest.fixture
@@ -35,34 +35,34 @@ def test_scores_match_scikit_learn(predictions):
 
 
 def test_wilson_interval_contains_the_estimate_and_narrows_with_n():
-    low, high = evaluate.accuracy_ci95(900, 1000)
+    low, high = stats.accuracy_ci95(900, 1000)
     assert low < 0.9 < high
-    low2, high2 = evaluate.accuracy_ci95(9000, 10000)
+    low2, high2 = stats.accuracy_ci95(9000, 10000)
     assert high2 - low2 < high - low
-    assert evaluate.accuracy_ci95(9000, 10000) == pytest.approx((0.8941, 0.9056), abs=5e-4)
+    assert stats.accuracy_ci95(9000, 10000) == pytest.approx((0.8941, 0.9056), abs=5e-4)
 
 
 def test_mcnemar_counts_discordant_pairs_and_detects_a_real_difference():
     a = np.array([True] * 80 + [False] * 20)
     b = np.array([True] * 50 + [False] * 50)
-    test = evaluate.mcnemar(a, b)
+    test = stats.mcnemar(a, b)
     assert test["only_a_correct"] == 30 and test["only_b_correct"] == 0
     assert test["p_value"] < 1e-6
-    assert evaluate.mcnemar(a, a)["p_value"] == 1.0
+    assert stats.mcnemar(a, a)["p_value"] == 1.0
 
 
 def test_saved_metrics_match_saved_predictions(tmp_path, predictions):
     probs, y_true = predictions
     ev = evaluate.evaluate(probs, y_true, model="m", params={"seed": 1})
-    evaluate.save_evaluation(tmp_path, ev)
+    results.save_evaluation(tmp_path, ev)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    p, y = evaluate.load_predictions(tmp_path)
+    p, y = results.load_predictions(tmp_path)
     assert saved["accuracy"] == pytest.approx(float(np.mean(p.argmax(axis=1) == y)))
     assert not list(tmp_path.glob(".*tmp*")), "no temporary file is left behind"
 
 
 def test_missing_metrics_read_as_none(tmp_path):
-    assert evaluate.load_metrics(tmp_path / "nope") is None
+    assert results.load_metrics(tmp_path / "nope") is None
 
 
 def test_most_confident_mistakes_are_wrong_and_sorted(predictions):
@@ -82,19 +82,37 @@ def test_mcnemar_exact_p_for_eight_against_two_discordant_pairs():
     # Binomial(10, 0.5), two-sided: P(X <= 2) + P(X >= 8) = 2 * 56 / 1024 = 0.109375.
     a = np.array([True] * 8 + [False] * 2 + [True] * 5)
     b = np.array([False] * 8 + [True] * 2 + [True] * 5)
-    result = evaluate.mcnemar(a, b)
+    result = stats.mcnemar(a, b)
     assert (result["only_a_correct"], result["only_b_correct"]) == (8, 2)
     assert result["p_value"] == pytest.approx(0.109375, abs=1e-12)
 
 
 def test_wilson_interval_of_a_known_case():
     # 81 of 263 (Wilson 1927's form; also Newcombe 1998, example): 0.2553 to 0.3662.
-    low, high = evaluate.accuracy_ci95(81, 263)
+    low, high = stats.accuracy_ci95(81, 263)
     assert low == pytest.approx(0.2553, abs=5e-5) and high == pytest.approx(0.3662, abs=5e-5)
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order():
-    adjusted = evaluate.holm([0.01, 0.04, 0.03, 0.20])
+    adjusted = stats.holm([0.01, 0.04, 0.03, 0.20])
     # Sorted: 0.01*4 = 0.04; 0.03*3 = 0.09; 0.04*2 = 0.08 -> raised to 0.09; 0.20*1 = 0.20.
     assert adjusted == pytest.approx([0.04, 0.09, 0.09, 0.20])
-    assert evaluate.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert stats.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+
+
+def test_the_chapter_summary_and_table_come_from_the_metrics(predictions):
+    probs, y = predictions
+    ev = evaluate.evaluate(probs, y, train_seconds=12.34, inference_ms_per_1k=5.0, n_params=1234)
+    text = evaluate.summary(ev.metrics)
+    assert text.startswith(f"**Test accuracy: {evaluate.format_accuracy(ev.metrics)}**")
+    assert "trained in 12.3 s" in text and "1,234 parameters" in text
+    tuned = evaluate.summary({**ev.metrics, "search_seconds": 40.0})
+    assert "search 40.0 s, retrain 12.3 s" in tuned
+    table = evaluate.per_class_table(ev.metrics)
+    assert list(table.index) == list(evaluate.CLASS_NAMES)
+    assert table.loc["Bag", "support"] == int(np.sum(y == 8))
+
+
+def test_accuracy_reads_the_same_in_text_and_tables():
+    metrics = {"accuracy": 0.9197, "accuracy_ci95": [0.914, 0.925]}
+    assert evaluate.format_accuracy(metrics, "table") == "91.97 [91.40, 92.50]"

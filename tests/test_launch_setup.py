@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT
 
 from fmnist import launch
-from fmnist.report import chapters, stage_book
+from fmnist.report import chapters
+from fmnist.site import stage_book
 
 NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in chapters()]
 

@@ -40,10 +40,12 @@ def test_learning_curves_plot_training_and_validation():
 
 
 def test_mistakes_gallery_names_true_and_predicted_classes(ev):
-    idx = evaluate.most_confident_mistakes(ev, 4)
-    fig = plots.plot_mistakes(np.zeros((len(ev.y_true), 28, 28)), ev.y_true, ev.probs, idx, "m")
+    fig = plots.plot_mistakes(np.zeros((len(ev.y_true), 28, 28)), ev, 4, "m")
+    worst = evaluate.most_confident_mistakes(ev, 4)
+    expected = [f"true: {CLASS_NAMES[ev.y_true[i]]}\npred: {CLASS_NAMES[ev.y_pred[i]]}"
+                for i in worst]
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert len(titles) == 4 and all("true: " in t and "pred: " in t for t in titles)
+    assert [t.rsplit(" (", 1)[0] for t in titles] == expected, "worst first, each named"
 
 
 NAMES = ["Logistic regression", "Dense network", "CNN", "Tuned CNN"]

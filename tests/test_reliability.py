@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, copy_project, fmnist
 
-from fmnist import cli, data, evaluate
+from fmnist import cli, data
 from fmnist.paths import PathError
+from fmnist.results import load_model, load_predictions
 
 TIMING_KEYS = {"train_seconds", "inference_ms_per_1k", "search_seconds", "seconds"}
 
@@ -109,7 +110,7 @@ def test_rerunning_gives_identical_numbers(quick_project):
     for slug in ("baseline", "dense", "cnn", "tuning"):
         folder = quick_project / "results" / slug
         before[slug] = (json.loads((folder / "metrics.json").read_text()),
-                        evaluate.load_predictions(folder)[0])
+                        load_predictions(folder)[0])
         if slug == "tuning":
             for search in folder.glob("search-*"):
                 shutil.rmtree(search)
@@ -118,7 +119,7 @@ def test_rerunning_gives_identical_numbers(quick_project):
     for slug, (metrics, probs) in before.items():
         folder = quick_project / "results" / slug
         assert comparable(json.loads((folder / "metrics.json").read_text())) == comparable(metrics)
-        np.testing.assert_array_equal(evaluate.load_predictions(folder)[0], probs)
+        np.testing.assert_array_equal(load_predictions(folder)[0], probs)
 
 
 @pytest.mark.slow
@@ -148,16 +149,16 @@ def test_models_reload_safely_from_the_results_folder_only(quick_project):
     results = quick_project / "results"
     from fmnist.recipe import predict_probs
 
-    model = evaluate.load_model(results, "cnn")
-    probs, y_true = evaluate.load_predictions(results / "cnn")
+    model = load_model(results, "cnn")
+    probs, y_true = load_predictions(results / "cnn")
     tta = json.loads((results / "cnn" / "metrics.json").read_text())["tta"]
     x_test = data.channels(data.to_float(data.load_dataset(allow_download=False).x_test))
     again = predict_probs(model, x_test[:200], tta=tta)
     np.testing.assert_allclose(again, probs[:200], atol=1e-5)
-    baseline = evaluate.load_model(results, "baseline")
+    baseline = load_model(results, "baseline")
     assert baseline.coef.shape == (10, 784)
     with pytest.raises(PathError):
-        evaluate.load_model(results, "../../etc")
+        load_model(results, "../../etc")
 
 
 def test_a_second_run_refuses_at_once_with_no_wait_naming_the_running_one(tmp_path):

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from fmnist import report
+from fmnist import report, site
 from fmnist.params import load_profile
 
 
@@ -77,13 +77,13 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
 
 def test_a_failed_build_leaves_the_previous_site(tmp_path):
     root = project_copy(tmp_path)
-    site = root / "_build" / "html"
-    site.mkdir(parents=True)
-    (site / "index.html").write_text("previous")
+    html = root / "_build" / "html"
+    html.mkdir(parents=True)
+    (html / "index.html").write_text("previous")
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/missing\n")
     with pytest.raises(report.ChapterFailed, match="previous site is untouched"):
-        report.build_site(root, root / "results")
-    assert (site / "index.html").read_text() == "previous"
+        site.build_site(root, root / "results")
+    assert (html / "index.html").read_text() == "previous"
 
 
 def test_tuning_depends_on_the_cnns_validation_accuracy_not_its_timings(tmp_path):

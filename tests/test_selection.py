@@ -87,13 +87,13 @@ def test_the_retrained_choice_is_kept_only_if_it_beats_the_default_on_validation
 def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
     import numpy as np
 
-    from fmnist import evaluate
+    from fmnist import evaluate, results
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 5)
     cnn = evaluate.evaluate(rng.dirichlet(np.ones(10), size=len(y)), y, n_params=123,
                             inference_ms_per_1k=4.0, tta=True)
-    evaluate.save_evaluation(tmp_path / "cnn", cnn)
+    results.save_evaluation(tmp_path / "cnn", cnn)
     (tmp_path / "tuning").mkdir()
     record = {"model": "Tuned CNN", "kept": "default", "train_seconds": 0.0}
     kept = tune.keep_default(tmp_path, None, record)

@@ -86,7 +86,7 @@ def set_repository(root: Path, url: str | None) -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen command; return the exit code."""
-    from fmnist import report
+    from fmnist import site
 
     if args.command == "data":
         ds = load_dataset(args.data_dir, allow_download=not args.no_download)
@@ -97,7 +97,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "repository":
         return set_repository(root, args.url)
     if args.command == "publish":
-        target = report.publish_site(root, args.remote, args.branch)
+        target = site.publish_site(root, args.remote, args.branch)
         print(f"published {root / '_build' / 'html'} to {target}")
         return 0
     params_path = Path(args.params)
@@ -120,12 +120,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
-    from fmnist import report
+    from fmnist import report, site
 
     if args.command == "tune":
         return run_tune(args, root, profile)
     if args.command == "build":
-        index = report.build_site(root, results_path(root, profile.shared.results_dir))
+        index = site.build_site(root, results_path(root, profile.shared.results_dir))
         print(f"open {index}")
         return 0
     if args.command == "report":
@@ -174,7 +174,8 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
     args = make_parser().parse_args(argv)
-    from fmnist.report import ChapterFailed, PublishError
+    from fmnist.report import ChapterFailed
+    from fmnist.site import PublishError
 
     try:
         return dispatch(args)

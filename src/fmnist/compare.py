@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fmnist.evaluate import holm, load_metrics, load_predictions, mcnemar
+from fmnist.evaluate import format_accuracy
+from fmnist.results import load_metrics, load_predictions
+from fmnist.stats import holm, mcnemar
 
 MODEL_CHAPTERS: dict[str, str] = {
     "baseline": "Logistic regression",
@@ -47,10 +49,9 @@ def results_table(results: Path) -> pd.DataFrame:
                          "macro F1": "", "train time (s)": "", "inference (ms / 1k)": "",
                          "parameters": ""})
             continue
-        low, high = m["accuracy_ci95"]
         rows.append({
             "model": name,
-            "test accuracy (%)": f"{100 * m['accuracy']:.2f} [{100 * low:.2f}, {100 * high:.2f}]",
+            "test accuracy (%)": format_accuracy(m, "table"),
             "macro F1": f"{m['macro']['f1']:.4f}",
             "train time (s)": f"{m['train_seconds']:.1f}",
             "inference (ms / 1k)": f"{m['inference_ms_per_1k']:.1f}",
@@ -137,8 +138,7 @@ def conclusion(results: Path, alpha: float = 0.05) -> str:
     ranked = sorted(models.items(), key=lambda kv: -kv[1]["accuracy"])
     best, worst = ranked[0], ranked[-1]
     text = [f"The best model on the 10,000 test images is the **{best[0]}** with "
-            f"{100 * best[1]['accuracy']:.2f} % accuracy (95 % CI "
-            f"{100 * best[1]['accuracy_ci95'][0]:.2f}–{100 * best[1]['accuracy_ci95'][1]:.2f} %)."]
+            f"{format_accuracy(best[1])} accuracy."]
     if len(ranked) > 1:
         gap = 100 * (best[1]["accuracy"] - worst[1]["accuracy"])
         text.append(f"It is {gap:.2f} points ahead of the {worst[0]} "

@@ -170,9 +170,12 @@ def plot_validation_curves(histories: Mapping[str, Mapping[str, Sequence[float]]
 
 
 @styled
-def plot_mistakes(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
-                  indices: np.ndarray, title: str) -> plt.Figure:
-    """The given test images with true class, predicted class and its probability."""
+def plot_mistakes(images: np.ndarray, ev, n: int, title: str) -> plt.Figure:
+    """The `n` test images an evaluation got wrong with the highest confidence, each with its
+    true class, predicted class and that prediction's probability."""
+    from fmnist.evaluate import most_confident_mistakes
+
+    indices, y_true, probs = most_confident_mistakes(ev, n), ev.y_true, ev.probs
     cols = 6
     rows = max(1, int(np.ceil(len(indices) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, rows * 1.75), squeeze=False)

@@ -7,11 +7,14 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fmnist.recipe import PLAIN, Recipe
+
+if TYPE_CHECKING:
+    from fmnist.models import LogRegModel
 
 
 def seed_everything(seed: int) -> None:
@@ -171,37 +174,6 @@ def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -
 
 # --- Logistic regression -------------------------------------------------------------------------
 
-@dataclass
-class LogRegModel:
-    """Multinomial logistic regression as plain coefficients (saved without pickle)."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    solver: str
-    C: float
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Softmax of the linear scores."""
-        scores = x @ self.coef.T + self.intercept
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
-
-    @property
-    def n_params(self) -> int:
-        return int(self.coef.size + self.intercept.size)
-
-    def save(self, path) -> None:
-        """Write the coefficients as .npz (no pickle)."""
-        np.savez(path, coef=self.coef, intercept=self.intercept, solver=np.array(self.solver),
-                 C=np.array(self.C))
-
-    @classmethod
-    def load(cls, path) -> LogRegModel:
-        with np.load(path, allow_pickle=False) as f:
-            return cls(f["coef"], f["intercept"], str(f["solver"]), float(f["C"]))
-
-
 def fit_logreg_once(x: np.ndarray, y: np.ndarray, solver: str, C: float, max_iter: int,
                     tol: float, seed: int, start: Any = None) -> tuple[Any, float, bool]:
     """Fit one logistic regression; return it, its seconds and whether it converged.
@@ -238,6 +210,8 @@ def select_logreg(
     weaker-regularised fits start near their optimum and need fewer iterations.
     Returns the best model, the grid as rows, and the total training seconds.
     """
+    from fmnist.models import LogRegModel
+
     rows, best, best_acc, total = [], None, -1.0, 0.0
     for solver in solvers:
         previous = None

@@ -445,7 +445,7 @@ def default_cnn(results: Path, setup: SearchSetup, seed: int) -> tuple[dict[str,
     """The default CNN to compare with: the CNN chapter's metrics (and no model), or, when that
     chapter has not run here (a chapter opened alone), the CNN section trained here with the
     same protocol and seed (its validation accuracy, and the model)."""
-    from fmnist.evaluate import load_metrics
+    from fmnist.results import load_metrics
 
     metrics = load_metrics(results / "cnn")
     if metrics is not None:
@@ -461,7 +461,8 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
     predictions, or `model`'s (the default trained here when that chapter had not run)."""
     import shutil
 
-    from fmnist.evaluate import evaluate, evaluate_keras, load_metrics, load_predictions
+    from fmnist.evaluate import evaluate, evaluate_keras
+    from fmnist.results import load_metrics, load_predictions
 
     if model is not None:
         model.save(results / "tuning" / "model.keras")

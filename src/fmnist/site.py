@@ -1,0 +1,129 @@
+"""The site: a staging copy of the book with the executed chapters and a filled-in landing
+page, rendered by Jupyter Book into `_build/html` (swapped in by one rename), and published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from fmnist import launch
+from fmnist.report import NOTEBOOKS_DIR, RUN_FILE, ChapterFailed, chapters
+
+
+def summary_markdown(results: Path) -> str:
+    """The intro page's results table and run metadata, generated from the results files."""
+    from fmnist.compare import results_table, to_markdown
+
+    run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else None
+    if run is None:
+        return "*No run has been recorded yet: run `fmnist report` to fill this section.*\n"
+    table = results_table(results)
+    v = run["versions"]
+    pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("machine",))
+    return (to_markdown(table) + "\n\n"
+            f"| run | |\n|---|---|\n| date | {run['date']} |\n| profile | `{run['profile']}` |\n"
+            f"| parameters hash | `{run['params_hash']}` |\n| packages | {pkgs} |\n"
+            f"| CPU | {v['machine']} |\n"
+            f"| total time | {run['total_seconds']:.0f} s (all chapters) |\n")
+
+
+def headline_markdown(root: Path, results: Path, folder: Path) -> str:
+    """Draw the landing page's figure into `folder` and return the markdown that shows it
+    (nothing while no model has results)."""
+    import matplotlib.pyplot as plt
+
+    from fmnist import compare, plots
+
+    data = compare.headline_inputs(results, root / compare.BENCH_FILE)
+    if not data["study"]:
+        return ""
+    fig = plots.save(plots.plot_headline(**data), folder, "headline")
+    plt.close(fig)
+    rerun = (f"the original study's procedure as the benchmark reran it ({data['replica_note']}; "
+             "open squares), " if data["replica"] else "")
+    return ("```{figure} headline.png\n:alt: Test accuracy against training time per model\n\n"
+            "Test accuracy with its 95 % interval against training time (the tuned CNN's "
+            "includes its search) for this study's last run (filled circles), "
+            f"{rerun}and the original study's published accuracies (right: it reported no "
+            "times). A model has one colour in every figure.\n```\n\n")
+
+
+# The `jupyter-book` console script of this interpreter's environment, whatever PATH says.
+JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+SUMMARY_MARKER = "<!-- results-summary -->"
+
+
+def stage_book(root: Path, results: Path, stage: Path) -> None:
+    """Copy the book's sources into `stage`, with executed notebooks and a filled-in intro."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    book = stage / "book"
+    shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for ch in chapters():
+        executed = results / NOTEBOOKS_DIR / ch.notebook
+        if executed.is_file():
+            shutil.copy2(executed, book / ch.notebook)
+    intro = book / "intro.md"
+    summary = headline_markdown(root, results, book) + summary_markdown(results)
+    intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary))
+    # The site's repository and launch buttons, and the setup cells its pages show, name the
+    # repository this copy came from (a fork's own), else the one in `_config.yml`.
+    repository = launch.repository_url(root)
+    launch.write_config_repository(stage / "_config.yml", repository)
+    launch.write_setup_cells([book / ch.notebook for ch in chapters()], repository)
+
+
+def build_site(root: Path, results: Path, strict: bool = True) -> Path:
+    """Build the HTML in a temporary folder, then swap it into `_build/html` in one rename."""
+    build_dir = root / "_build"
+    build_dir.mkdir(exist_ok=True)
+    for leftover in build_dir.glob(".stage-*"):  # from a build that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=build_dir, prefix=".stage-") as tmp:
+        stage, out = Path(tmp) / "src", Path(tmp) / "out"
+        stage.mkdir()
+        stage_book(root, results, stage)
+        cmd = [sys.executable, "-c", JB_MAIN, "build", str(stage), "--path-output", str(out)]
+        if strict:
+            cmd += ["-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not (out / "_build" / "html" / "index.html").is_file():
+            raise ChapterFailed(f"jupyter-book build failed (the previous site is untouched):\n"
+                                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        html, old = build_dir / "html", build_dir / ".html-old"
+        shutil.rmtree(old, ignore_errors=True)
+        if html.exists():
+            html.rename(old)
+        (out / "_build" / "html").rename(html)
+        shutil.rmtree(old, ignore_errors=True)
+    return html / "index.html"
+
+
+class PublishError(RuntimeError):
+    """The site could not be published; the message says why and what to do."""
+
+
+def publish_site(root: Path, remote: str = "origin", branch: str = "gh-pages") -> str:
+    """Push `_build/html` to `branch` of `remote` with ghp-import (adds `.nojekyll`).
+
+    The branch holds only the latest site and is force-pushed, as Jupyter Book's publishing
+    guide does: publishing works from any clone, whatever the branch held before.
+    """
+    html = root / "_build" / "html"
+    if not (html / "index.html").is_file():
+        raise PublishError(f"{html / 'index.html'} not found: build the site first "
+                           "(`fmnist report` or `fmnist build`).")
+    message = f"Publish the report built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    cmd = [sys.executable, "-c", "import ghp_import; ghp_import.main()", "--no-jekyll", "--push",
+           "--force", "--remote", remote, "--branch", branch, "--message", message, str(html)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PublishError(f"ghp-import failed to push {html} to {remote} {branch}:\n"
+                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+    return f"{remote} {branch}"
