@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +35,40 @@ REFERENCES: list[dict[str, Any]] = [
 ]
 
 
-def load_all(results: Path) -> dict[str, dict[str, Any] | None]:
-    """Each model chapter's metrics, or None where the chapter has no results."""
-    return {slug: load_metrics(results / slug) for slug in MODEL_CHAPTERS}
+@dataclass
+class Comparison:
+    """Every model chapter's results, each file read once: metrics now, test-set predictions
+    (for the paired tests) the first time they are needed."""
+
+    results: Path
+    metrics: dict[str, dict[str, Any] | None]  # by chapter slug; None where it has not run
+
+    @property
+    def available(self) -> dict[str, dict[str, Any]]:
+        """Only the models whose results exist, keyed by display name."""
+        return {MODEL_CHAPTERS[s]: m for s, m in self.metrics.items() if m is not None}
+
+    @functools.cached_property
+    def correct(self) -> dict[str, np.ndarray]:
+        """Per model, whether each test image was classified correctly."""
+        out = {}
+        for slug, m in self.metrics.items():
+            if m is not None:
+                probs, y_true = load_predictions(self.results / slug)
+                out[MODEL_CHAPTERS[slug]] = probs.argmax(axis=1) == y_true
+        return out
 
 
-def results_table(results: Path) -> pd.DataFrame:
+def load(results: Path) -> Comparison:
+    """Read every model chapter's metrics (never retrain)."""
+    results = Path(results)
+    return Comparison(results, {slug: load_metrics(results / slug) for slug in MODEL_CHAPTERS})
+
+
+def results_table(comparison: Comparison) -> pd.DataFrame:
     """One row per model: accuracy with 95 % CI, macro F1, times and size; missing ones marked."""
     rows = []
-    for slug, m in load_all(results).items():
+    for slug, m in comparison.metrics.items():
         name = MODEL_CHAPTERS[slug]
         if m is None:
             rows.append({"model": name,
@@ -66,24 +93,9 @@ def references_table() -> pd.DataFrame:
     return table.set_index(["source", "model"])
 
 
-def available(results: Path) -> dict[str, dict[str, Any]]:
-    """Only the models whose results exist, keyed by display name."""
-    return {MODEL_CHAPTERS[s]: m for s, m in load_all(results).items() if m is not None}
-
-
-def correctness(results: Path) -> dict[str, np.ndarray]:
-    """Per-model boolean vectors: was each test image classified correctly?"""
-    out = {}
-    for slug, name in MODEL_CHAPTERS.items():
-        if load_metrics(results / slug) is not None:
-            probs, y_true = load_predictions(results / slug)
-            out[name] = probs.argmax(axis=1) == y_true
-    return out
-
-
-def mcnemar_table(results: Path) -> pd.DataFrame:
+def mcnemar_table(comparison: Comparison) -> pd.DataFrame:
     """Pairwise exact McNemar p-values on the paired test-set predictions."""
-    correct = correctness(results)
+    correct = comparison.correct
     names = list(correct)
     table = pd.DataFrame(np.nan, index=names, columns=names)
     for a, b in itertools.combinations(names, 2):
@@ -92,13 +104,13 @@ def mcnemar_table(results: Path) -> pd.DataFrame:
     return table
 
 
-def pairwise_table(results: Path) -> pd.DataFrame:
+def pairwise_table(comparison: Comparison) -> pd.DataFrame:
     """Every pair of models: discordant counts, McNemar's exact p and Holm's adjusted p.
 
     With several pairs tested, some small p-values arise by chance; Holm's adjustment keeps the
     chance of any false "significant" below the level across the whole table.
     """
-    correct = correctness(results)
+    correct = comparison.correct
     pairs = list(itertools.combinations(correct, 2))
     tests = [mcnemar(correct[a], correct[b]) for a, b in pairs]
     adjusted = holm([t["p_value"] for t in tests])
@@ -130,9 +142,9 @@ def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, 
             for i, j in zip(*np.unravel_index(flat, cm.shape), strict=True)]
 
 
-def conclusion(results: Path, alpha: float = 0.05) -> str:
+def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
     """A short conclusion whose every number comes from the results files."""
-    models = available(results)
+    models = comparison.available
     if not models:
         return "No model chapter has results yet."
     ranked = sorted(models.items(), key=lambda kv: -kv[1]["accuracy"])
@@ -144,7 +156,7 @@ def conclusion(results: Path, alpha: float = 0.05) -> str:
         text.append(f"It is {gap:.2f} points ahead of the {worst[0]} "
                     f"({100 * worst[1]['accuracy']:.2f} %).")
         runner = ranked[1]
-        p = mcnemar_table(results).loc[best[0], runner[0]]
+        p = mcnemar_table(comparison).loc[best[0], runner[0]]
         verdict = "significant" if p < alpha else "not significant"
         text.append(f"Its lead over the runner-up, the {runner[0]} "
                     f"({100 * runner[1]['accuracy']:.2f} %), is {verdict} at the {alpha:g} level "
@@ -180,9 +192,9 @@ def confusions_table(models: dict[str, dict[str, Any]], n: int = 3) -> pd.DataFr
                         index=[f"#{i}" for i in range(1, n + 1)]).T
 
 
-def tuned_vs_default(results: Path, alpha: float = 0.05) -> str:
+def tuned_vs_default(comparison: Comparison, alpha: float = 0.05) -> str:
     """Plain-words verdict: validation first, then McNemar's test on the test predictions."""
-    tuned, default = load_metrics(results / "tuning"), load_metrics(results / "cnn")
+    tuned, default = comparison.metrics["tuning"], comparison.metrics["cnn"]
     if tuned is None or default is None:
         return "The comparison needs both the CNN and the tuning chapters' results."
     if tuned.get("kept") == "default":
@@ -194,7 +206,7 @@ def tuned_vs_default(results: Path, alpha: float = 0.05) -> str:
                 f"validation split{tried}, so the tuned CNN is the default CNN and its test "
                 f"accuracy is the same {100 * default['accuracy']:.2f} %. The search cost "
                 f"{tuned['search_seconds']:.0f} s and the retrain {tuned['train_seconds']:.0f} s.")
-    correct = correctness(results)
+    correct = comparison.correct
     test = mcnemar(correct["Tuned CNN"], correct["CNN"])
     diff = 100 * (tuned["accuracy"] - default["accuracy"])
     verdict = ("This difference is **statistically significant**" if test["p_value"] < alpha
@@ -225,13 +237,13 @@ def published_accuracy() -> dict[str, float]:
             if r["source"] == "Original 2025 study"}
 
 
-def headline_inputs(results: Path, bench: Path | None = None) -> dict[str, Any]:
+def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[str, Any]:
     """What the landing page's figure shows: this study's models (accuracy, interval, time),
     the original procedure as the benchmark reran it (where it has them) and the published
     figures; `replica_note` says which machine and date the rerun is from."""
     study = {name: {"accuracy": m["accuracy"], "ci95": m["accuracy_ci95"],
                     "seconds": training_seconds(m)}
-             for name, m in available(results).items()}
+             for name, m in comparison.available.items()}
     replica, note = {}, ""
     if bench is not None and bench.is_file():
         import json

@@ -18,12 +18,12 @@ from fmnist.report import NOTEBOOKS_DIR, RUN_FILE, ChapterFailed, chapters
 
 def summary_markdown(results: Path) -> str:
     """The intro page's results table and run metadata, generated from the results files."""
-    from fmnist.compare import results_table, to_markdown
+    from fmnist.compare import load, results_table, to_markdown
 
     run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else None
     if run is None:
         return "*No run has been recorded yet: run `fmnist report` to fill this section.*\n"
-    table = results_table(results)
+    table = results_table(load(results))
     v = run["versions"]
     pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("machine",))
     return (to_markdown(table) + "\n\n"
@@ -40,7 +40,7 @@ def headline_markdown(root: Path, results: Path, folder: Path) -> str:
 
     from fmnist import compare, plots
 
-    data = compare.headline_inputs(results, root / compare.BENCH_FILE)
+    data = compare.headline_inputs(compare.load(results), root / compare.BENCH_FILE)
     if not data["study"]:
         return ""
     fig = plots.save(plots.plot_headline(**data), folder, "headline")
