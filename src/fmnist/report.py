@@ -108,12 +108,23 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
         return _file_digest(results / dep / METRICS_FILE)
 
     inputs = {dep: read(dep) for dep in DEPENDS_ON[slug]}
-    if slug == "tuning" and profile is not None:  # its search, which `fmnist tune` can change
-        from fmnist.search import search_state
-
-        inputs["search"] = search_state(results, profile.shared, profile.sections["tuning"],
-                                        profile.sections["cnn"])
+    if profile is not None:
+        inputs.update({name: state(results, profile)
+                       for name, state in OTHER_INPUTS.get(slug, {}).items()})
     return inputs
+
+
+def _search_state(results: Path, profile: Profile) -> Any:
+    from fmnist.search import search_state
+
+    return search_state(results, profile.shared, profile.sections["tuning"],
+                        profile.sections["cnn"])
+
+
+# What a chapter reads besides other chapters' results: the tuning chapter resumes the search
+# saved in its folder, which `fmnist tune` can change between runs of the chapter.
+OTHER_INPUTS: dict[str, dict[str, Callable[[Path, Profile], Any]]] = {
+    "tuning": {"search": _search_state}}
 
 
 def _file_digest(path: Path) -> str:
