@@ -125,3 +125,13 @@ def test_markdown_tables_and_the_intervals_note():
     text = compare.to_markdown(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2 | y |"]
     assert "each of the 3 models was trained once" in compare.intervals_note(3)
+
+
+def test_validation_histories_say_when_the_tuned_curve_was_not_kept(results):
+    history = {"val_accuracy": [0.5, 0.6]}
+    plant(results, "dense", np.ones(200, bool), history=history)
+    plant(results, "tuning", np.ones(200, bool), history=history, kept="default")
+    labels = set(compare.validation_histories(compare.load(results)))
+    assert labels == {"Dense network", "Tuned CNN (retrained choice, not kept)"}
+    plant(results, "tuning", np.ones(200, bool), history=history, kept="tuned")
+    assert "Tuned CNN" in compare.validation_histories(compare.load(results))

@@ -45,7 +45,7 @@ def test_mistakes_gallery_names_true_and_predicted_classes(ev):
     expected = [f"true: {CLASS_NAMES[ev.y_true[i]]}\npred: {CLASS_NAMES[ev.y_pred[i]]}"
                 for i in worst]
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert [t.rsplit(" (", 1)[0] for t in titles] == expected, "worst first, each named"
+    assert [t.rsplit("\n", 1)[0] for t in titles] == expected, "worst first, each named"
 
 
 NAMES = ["Logistic regression", "Dense network", "CNN", "Tuned CNN"]
@@ -188,3 +188,18 @@ def test_comparison_figures_say_so_when_no_model_has_results():
     for fig in (plots.plot_accuracy([], [], []), plots.plot_f1_heatmap([], np.zeros((0, 10))),
                 plots.plot_accuracy_vs_time([], [], [])):
         assert "No model chapter has results yet" in fig.axes[0].texts[0].get_text()
+
+
+def test_a_log_axis_within_one_decade_names_every_tick():
+    fig = plots.plot_accuracy_vs_time(NAMES, ACC, [140, 150, 370, 580], CI)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in fig.axes[0].get_xticklabels(which="both") if t.get_text()]
+    assert {"200", "300", "400", "500"} <= set(shown), shown
+
+
+def test_a_searched_key_with_one_value_tried_shows_one_column():
+    rows = [{"padding": "valid", "val_accuracy": a} for a in (0.7, 0.8, 0.9)]
+    ax = plots.plot_hyperparameters(rows, ["padding"]).axes[0]
+    low, high = ax.get_xlim()
+    assert high - low >= 1.0, "the jitter must not fill the panel as if values differed"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["valid"]

@@ -257,3 +257,16 @@ def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[s
         note = f"{machine.get('cpu', 'unknown machine')}, {record.get('date', '')}".strip(", ")
     return {"study": study, "replica": replica, "published": published_accuracy(),
             "replica_note": note}
+
+
+def validation_histories(comparison: Comparison) -> dict[str, dict[str, list[float]]]:
+    """Each network's per-epoch history, labelled by what it shows: when the tuning chapter
+    kept the default CNN, its history is the retrained choice it rejected, and says so."""
+    out = {}
+    for name, m in comparison.available.items():
+        if not m.get("history"):
+            continue
+        if name == "Tuned CNN" and m.get("kept") == "default":
+            name = "Tuned CNN (retrained choice, not kept)"
+        out[name] = m["history"]
+    return out

@@ -178,14 +178,14 @@ def plot_mistakes(images: np.ndarray, ev, n: int, title: str) -> plt.Figure:
     indices, y_true, probs = most_confident_mistakes(ev, n), ev.y_true, ev.probs
     cols = 6
     rows = max(1, int(np.ceil(len(indices) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, rows * 1.75), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, rows * 1.95), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, idx in zip(axes.flat, indices, strict=False):
         pred = int(probs[idx].argmax())
         ax.imshow(images[idx].reshape(28, 28), cmap="gray_r")
-        ax.set_title(f"true: {CLASS_NAMES[y_true[idx]]}\npred: {CLASS_NAMES[pred]} "
-                     f"({probs[idx, pred]:.0%})", fontsize=8)
+        ax.set_title(f"true: {CLASS_NAMES[y_true[idx]]}\npred: {CLASS_NAMES[pred]}\n"
+                     f"{100 * probs[idx, pred]:.0f} %", fontsize=8, fontweight="normal")
     fig.suptitle(title, fontweight="bold")
     return fig
 
@@ -382,7 +382,7 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
         ax.scatter(x + jitter, acc, s=24, alpha=0.8)
         ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3
                       else 0, fontsize=8)
-        ax.margins(x=0.25)
+        ax.set_xlim(-0.6, len(categories) - 0.4)  # a lone value stays one narrow column
         ax.set_xlabel(name)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
@@ -405,8 +405,11 @@ def _seconds_axis(ax) -> None:
     from matplotlib.ticker import FuncFormatter
 
     def label(value: float, _pos) -> str:
+        low, high = ax.get_xlim()
+        # Within one decade every tick is named; over several, 1, 2 and 5 of each.
+        named = range(1, 10) if high / max(low, 1e-12) < 10 else (1, 2, 5)
         mantissa = value / 10 ** np.floor(np.log10(value)) if value > 0 else 0
-        return f"{value:g}" if round(mantissa, 6) in (1, 2, 5) else ""
+        return f"{value:g}" if round(mantissa, 6) in named else ""
 
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(label))
