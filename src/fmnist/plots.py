@@ -84,6 +84,7 @@ def plot_class_balance(counts: Mapping[str, Mapping[str, int]]) -> plt.Figure:
                          for c, n in per_class.items()])
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     sns.barplot(long, x="class", y="images", hue="split", order=list(CLASS_NAMES), ax=ax)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title=None)  # off the bars
     ax.tick_params(axis="x", rotation=30)
     ax.set_xlabel("")
     ax.set_title("Images per class")
