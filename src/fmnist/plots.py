@@ -296,7 +296,7 @@ def plot_headline(study: Mapping[str, Mapping[str, Any]],
         rnames = [n for n in replica if replica[n].get("accuracy") is not None]
         _draw_models(ax, rnames, [replica[n]["accuracy"] for n in rnames],
                      [replica[n]["seconds"] for n in rnames], None, marker="s",
-                     label="_{}", filled=False, markeredgewidth=1.8)
+                     label="_{}", filled=False, markeredgewidth=1.8)  # "_": no legend entry
         ax.plot([], [], "s", color="0.3", markerfacecolor="white", markeredgewidth=1.8,
                 label="original procedure, rerun here" + (f" ({replica_note})"
                                                           if replica_note else ""))
