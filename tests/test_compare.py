@@ -112,11 +112,14 @@ def test_headline_inputs_take_the_replica_from_the_benchmark(study, tmp_path):
     bench.write_text(json.dumps({
         "machine": {"cpu": "Some CPU, 2 cores"}, "date": "2026-01-02",
         "seed_replica": {"models": {"cnn": {"accuracy": 0.9, "train_seconds": 100.0},
+                                    "tuned_cnn": {"accuracy": 0.91, "train_seconds": 100.0,
+                                                  "search_seconds": 50.0},
                                     "logreg": {"accuracy": None, "train_seconds": 1.0}}}}))
     inputs = compare.headline_inputs(study, bench)
     assert set(inputs["study"]) == {"Logistic regression", "CNN"}
     assert inputs["study"]["CNN"]["seconds"] == 1.0
-    assert inputs["replica"] == {"CNN": {"accuracy": 0.9, "seconds": 100.0}}
+    assert inputs["replica"] == {"CNN": {"accuracy": 0.9, "seconds": 100.0},
+                                 "Tuned CNN": {"accuracy": 0.91, "seconds": 150.0}}
     assert inputs["replica_note"] == "Some CPU, 2 cores, 2026-01-02"
     assert compare.headline_inputs(study, tmp_path / "none.json")["replica"] == {}
 

@@ -252,7 +252,7 @@ def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[s
         for key, m in ((record.get("seed_replica") or {}).get("models") or {}).items():
             if key in BENCH_MODELS and m.get("accuracy") is not None:
                 replica[BENCH_MODELS[key]] = {"accuracy": m["accuracy"],
-                                              "seconds": m["train_seconds"]}
+                                              "seconds": training_seconds(m)}
         machine = record.get("machine", {})
         note = f"{machine.get('cpu', 'unknown machine')}, {record.get('date', '')}".strip(", ")
     return {"study": study, "replica": replica, "published": published_accuracy(),
