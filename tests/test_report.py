@@ -33,15 +33,13 @@ def test_unknown_chapter_is_rejected():
         report.downstream("svm")
 
 
-def test_parameter_cells_are_hidden(tmp_path):
+def test_parameter_cells_are_hidden():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
                                          nbformat.v4.new_code_cell("x = 2")])
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.cells[1].metadata["tags"] = ["injected-parameters"]
-    path = tmp_path / "n.ipynb"
-    nbformat.write(nb, path)
-    report.hide_parameter_cells(path)
-    tags = [c.metadata["tags"] for c in nbformat.read(path, as_version=4).cells]
+    report.hide_parameter_cells(nb)
+    tags = [c.metadata["tags"] for c in nb.cells]
     assert all("remove-cell" in t for t in tags)
 
 

@@ -154,26 +154,19 @@ def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
     return notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
 
 
-def hide_parameter_cells(path: Path) -> None:
+def hide_parameter_cells(nb) -> None:
     """Tag the parameters cells `remove-cell` (papermill drops extra tags on every run)."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-    nbformat.write(nb, path)
 
 
-def drop_noise_outputs(path: Path) -> None:
+def drop_noise_outputs(nb) -> None:
     """Remove TensorFlow's and ipykernel's start-up lines from the notebook's stderr outputs
     (the kernel captures them from its file descriptors); real warnings stay on the page."""
-    import nbformat
-
     from fmnist.console import is_noise
 
-    nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         kept = []
         for output in cell.get("outputs", []):
@@ -186,18 +179,26 @@ def drop_noise_outputs(path: Path) -> None:
             kept.append(output)
         if cell.cell_type == "code":
             cell.outputs = kept
-    nbformat.write(nb, path)
 
 
-def append_run_note(path: Path, seconds: float, profile: Profile) -> None:
+def append_run_note(nb, seconds: float, profile: Profile) -> None:
     """Add a closing markdown cell with the chapter's run time and the profile it ran with."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
     when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     nb.cells.append(nbformat.v4.new_markdown_cell(
         f"*This chapter ran in {seconds:.1f} s on {when}, profile `{profile.name}` "
         f"(parameters hash `{profile.digest()}`), on {machine_description()}.*"))
+
+
+def finish_notebook(path: Path, seconds: float, profile: Profile) -> None:
+    """Ready an executed chapter for the site, reading and writing the notebook once."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    hide_parameter_cells(nb)
+    drop_noise_outputs(nb)
+    append_run_note(nb, seconds, profile)
     nbformat.write(nb, path)
 
 
@@ -223,9 +224,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
             f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook is kept "
             f"for inspection: {out}") from None
     seconds = time.perf_counter() - start
-    hide_parameter_cells(out)
-    drop_noise_outputs(out)
-    append_run_note(out, seconds, profile)
+    finish_notebook(out, seconds, profile)
     stamp = {"stamp": chapter_stamp(root, profile, ch, results), "seconds": seconds}
     atomic_write_text(results / ch.slug / STAMP_FILE, json.dumps(stamp, indent=2))
     return seconds
