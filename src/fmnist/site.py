@@ -16,14 +16,14 @@ from fmnist import launch
 from fmnist.report import NOTEBOOKS_DIR, RUN_FILE, ChapterFailed, chapters
 
 
-def summary_markdown(results: Path) -> str:
+def summary_markdown(results: Path, comparison) -> str:
     """The intro page's results table and run metadata, generated from the results files."""
-    from fmnist.compare import load, results_table, to_markdown
+    from fmnist.compare import results_table, to_markdown
 
     run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else None
     if run is None:
         return "*No run has been recorded yet: run `fmnist report` to fill this section.*\n"
-    table = results_table(load(results))
+    table = results_table(comparison)
     v = run["versions"]
     pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("machine",))
     return (to_markdown(table) + "\n\n"
@@ -33,14 +33,14 @@ def summary_markdown(results: Path) -> str:
             f"| total time | {run['total_seconds']:.0f} s (all chapters) |\n")
 
 
-def headline_markdown(root: Path, results: Path, folder: Path) -> str:
+def headline_markdown(root: Path, comparison, folder: Path) -> str:
     """Draw the landing page's figure into `folder` and return the markdown that shows it
     (nothing while no model has results)."""
     import matplotlib.pyplot as plt
 
     from fmnist import compare, plots
 
-    data = compare.headline_inputs(compare.load(results), root / compare.BENCH_FILE)
+    data = compare.headline_inputs(comparison, root / compare.BENCH_FILE)
     if not data["study"]:
         return ""
     fig = plots.save(plots.plot_headline(**data), folder, "headline")
@@ -70,7 +70,10 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
     intro = book / "intro.md"
-    summary = headline_markdown(root, results, book) + summary_markdown(results)
+    from fmnist.compare import load
+
+    comparison = load(results)  # each results file read once for the whole landing page
+    summary = headline_markdown(root, comparison, book) + summary_markdown(results, comparison)
     intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary))
     # The site's repository and launch buttons, and the setup cells its pages show, name the
     # repository this copy came from (a fork's own), else the one in `_config.yml`.
