@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 from readme import replace_block
 
+from fmnist.compare import BENCH_MODELS  # the display name of each model key below
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 MODELS = {"baseline": "logreg", "dense": "dense", "cnn": "cnn", "tuning": "tuned_cnn"}
-NAMES = {"logreg": "Logistic regression", "dense": "Dense network", "cnn": "CNN",
-         "tuned_cnn": "Tuned CNN"}
 TARGETS = {"logreg": 0.845, "dense": 0.905, "cnn": 0.925, "tuned_cnn": 0.935}
 REPORT_RATIO_TARGET = 1.0  # whole default report / whole original procedure, same invocation
 
@@ -232,7 +232,7 @@ def markdown(result: dict) -> str:
     lines = ["| model | this study: validation | test accuracy | train time | original "
              "procedure, rerun here: test accuracy | train time | time ratio (ours / original) "
              "| target (test) |", "|---|---|---|---|---|---|---|---|"]
-    for key, name in NAMES.items():
+    for key, name in BENCH_MODELS.items():
         ours = (report or {}).get("models", {}).get(key)
         theirs = (replica or {}).get("models", {}).get(key)
         cells = [name]
