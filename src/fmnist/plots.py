@@ -20,7 +20,6 @@ from fmnist.data import CLASS_NAMES
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
 DPI = 144
-MODELS = ("Logistic regression", "Dense network", "CNN", "Tuned CNN")
 
 
 def _theme() -> dict[str, Any]:
@@ -57,8 +56,11 @@ def model_color(name: str) -> tuple[float, float, float]:
     (e.g. "Tuned CNN (retrain)"); grey for anything else."""
     import seaborn as sns
 
+    from fmnist.compare import MODEL_CHAPTERS
+
     palette = sns.color_palette("colorblind")
-    for i, model in sorted(enumerate(MODELS), key=lambda m: -len(m[1])):
+    models = list(MODEL_CHAPTERS.values())  # the study's order sets each model's colour
+    for i, model in sorted(enumerate(models), key=lambda m: -len(m[1])):
         if name == model or name.startswith(model + " "):
             return palette[i]
     return palette[7]
