@@ -196,12 +196,12 @@ def test_a_second_run_waits_visibly_and_a_killed_holder_never_blocks(tmp_path):
 
 
 def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
-    from fmnist import report, tune
+    from fmnist import report, search
     from fmnist.params import load_profile
 
     profile = load_profile(ROOT / "params" / "quick.yaml")
     shared, space, cnn = (profile.shared, profile.sections["tuning"], profile.sections["cnn"])
-    name = tune.project_name(space, shared.seed, tune.search_key(tmp_path, shared, cnn))
+    name = search.project_name(space, shared.seed, search.search_key(tmp_path, shared, cnn))
     trial = tmp_path / "tuning" / name / "trial_0" / "trial.json"
     trial.parent.mkdir(parents=True)
     trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.8}))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tiny_search import CNN, SPACE, rows, run
 
-from fmnist import models, train, tune
+from fmnist import models, search, train, tune
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -57,7 +57,7 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
 def completed(directory: Path) -> list[Path]:
     """Timing files of the trials the oracle has saved as ended (its own record of progress)."""
     done = []
-    for oracle_json in directory.glob(f"{tune.PROJECT}-*/oracle.json"):
+    for oracle_json in directory.glob(f"{search.PROJECT}-*/oracle.json"):
         try:
             ended = json.loads(oracle_json.read_text())["end_order"]
         except (ValueError, KeyError):  # being written at this moment

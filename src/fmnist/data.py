@@ -198,11 +198,10 @@ def channels(x: np.ndarray) -> np.ndarray:
 
 def save_split(folder: Path, train: np.ndarray, val: np.ndarray, source: str) -> Path:
     """Write the split indices and the data source the data chapter used."""
-    folder.mkdir(parents=True, exist_ok=True)
+    from fmnist.results import atomic_write
+
     path = folder / SPLIT_FILE
-    tmp = folder / f".{SPLIT_FILE}.tmp.npz"
-    np.savez(tmp, train=train, val=val, source=np.array(source))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: np.savez(tmp, train=train, val=val, source=np.array(source)))
     return path
 
 

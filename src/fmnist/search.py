@@ -47,5 +47,3 @@ def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
             trial = {"status": "WRITING", "score": None}
         state.append((path.parent.name, trial.get("status"), trial.get("score")))
     return state
-
-

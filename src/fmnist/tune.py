@@ -25,7 +25,7 @@ import numpy as np
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
 from fmnist.recipe import Recipe, epoch_setter, make_batches, one_hot
-from fmnist.search import PROJECT, project_name, search_key, search_state  # noqa: F401
+from fmnist.search import project_name, search_key
 from fmnist.train import compile_model
 
 TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
@@ -461,13 +461,12 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
     predictions, or `model`'s (the default trained here when that chapter had not run)."""
     import shutil
 
+    from fmnist.data import channels
     from fmnist.evaluate import evaluate, evaluate_keras
     from fmnist.results import load_metrics, load_predictions
 
     if model is not None:
         model.save(results / "tuning" / "model.keras")
-        from fmnist.data import channels
-
         return evaluate_keras(model, channels(setup.splits.x_test), setup.splits.y_test,
                               tta=setup.cnn.tta, **record)
     cnn = load_metrics(results / "cnn")
