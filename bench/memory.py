@@ -6,8 +6,8 @@ peak resident memory of that chapter's kernel is read from the kernel's rusage o
 mybinder.org guarantees 1 GB and allows at most 2 GB per session, so the table says which
 chapters fit.
 
-Usage: python bench/memory.py [--params params/default.yaml] [--set KEY=VALUE ...]
-Writes bench/results/memory.json and bench/results/memory.md.
+Usage: python bench/memory.py [--params params/default.yaml] [--set KEY=VALUE ...] [--table]
+Writes bench/results/memory.json, bench/results/memory.md and the README's memory table.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from readme import replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -76,11 +78,24 @@ def table(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(record: dict) -> str:
+    """The table of `record`, written to memory.md and the README's block; returned."""
+    md = table(record)
+    (OUT / "memory.md").write_text(md)
+    replace_block("memory", md)
+    return md
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=ROOT / "params" / "default.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--table", action="store_true",
+                        help="only rewrite the tables from the recorded memory.json")
     args = parser.parse_args()
+    if args.table:
+        print(write(json.loads((OUT / "memory.json").read_text())))
+        return
     from fmnist.environment import machine_description, versions
 
     rows = measure(args.params, args.overrides)
@@ -89,8 +104,7 @@ def main() -> None:
               "versions": versions(), "chapters": rows}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "memory.json").write_text(json.dumps(record, indent=2) + "\n")
-    (OUT / "memory.md").write_text(table(record))
-    print(table(record))
+    print(write(record))
 
 
 if __name__ == "__main__":
