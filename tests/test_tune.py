@@ -81,3 +81,39 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
     assert len(rows(tuner)) == 4
     for path, mtime in done_before.items():
         assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was run again"
+
+
+class Killed(Exception):
+    """Stands for a kill at one chosen point of the search."""
+
+
+# KerasTuner writes a trial's file, then the oracle's; a kill between the two leaves the file
+# ahead of the oracle. When a new trial starts, the reloaded oracle never ran that trial (a
+# search of 4 finished with 3); when a trial ends, it queued the finished trial for a retry.
+KILL_POINTS = {"a new trial starts": lambda oracle: "2" in oracle.start_order,
+               "a trial ends": lambda oracle: "1" in oracle.end_order}
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_whole(
+        tmp_path, monkeypatch, point):
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    save = oracle_module.Oracle.save
+
+    def save_until_killed(self):
+        if KILL_POINTS[point](self):
+            raise Killed
+        save(self)
+
+    monkeypatch.setattr(oracle_module.Oracle, "save", save_until_killed)
+    with pytest.raises(Killed):
+        run(tmp_path / "killed", 4)
+    monkeypatch.setattr(oracle_module.Oracle, "save", save)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("*/trial_[01]/*")}
+    assert any(p.parent.name == "trial_1" for p in before)
+
+    resumed = configs(run(tmp_path / "killed", 4))
+    assert resumed == configs(run(tmp_path / "whole", 4))
+    assert len(resumed) == 4
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in before.items()), "trial run again"

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -124,16 +125,30 @@ def _as_keras_tuner_hypermodel(hypermodel: CnnHyperModel):
     return Wrapped()
 
 
-def forget_finished_retries(oracle) -> None:
-    """Drop trials that finished from a reloaded oracle's retry queue.
+def settle_reloaded_oracle(oracle) -> None:
+    """Make a reloaded oracle's state agree with its trials' files, so no trial is run twice
+    or lost.
 
-    A chief saves its oracle at each trial's end *before* it removes the trial from the ongoing
-    ones, and stops without saving again; reloading that file queues the last finished trial
-    for a retry, so a chapter resuming a distributed search ran it a second time.
+    A kill can fall between two of KerasTuner's writes, each leaving a trial file ahead of
+    `oracle.json`:
+    - a chief saves its oracle at each trial's end *before* it removes the trial from the
+      ongoing ones, and stops without saving again: reloading queues the finished trial for a
+      retry, so a chapter resuming a distributed search ran it a second time. Finished trials
+      leave the retry queue and join the end order.
+    - a new trial's file is written just before the oracle that starts it: reloading finds a
+      trial the oracle never started, neither ongoing nor queued, and the search skipped it.
+      Such a trial is forgotten, so the resumed search creates it again from the saved random
+      state, as an uninterrupted search would.
     """
     finished = {"COMPLETED", "FAILED"}
     oracle._retry_queue = [trial_id for trial_id in oracle._retry_queue
                            if oracle.trials[trial_id].status not in finished]
+    for trial_id, trial in sorted(oracle.trials.items()):
+        if trial.status in finished and trial_id not in oracle.end_order:
+            oracle.end_order.append(trial_id)
+    for trial_id in [t for t in oracle.trials if t not in oracle.start_order]:
+        del oracle.trials[trial_id]
+        shutil.rmtree(Path(oracle._project_dir) / f"trial_{trial_id}", ignore_errors=True)
 
 
 def trial_line(trial, seconds: float) -> str:
@@ -161,7 +176,7 @@ def _timed(base: type) -> type:
                     and saved.is_file()):
                 self.oracle.reload()
             if not self._is_worker():
-                forget_finished_retries(self.oracle)
+                settle_reloaded_oracle(self.oracle)
 
         def run_trial(self, trial, *args, **kwargs):
             start = time.perf_counter()
