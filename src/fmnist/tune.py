@@ -474,7 +474,6 @@ def default_cnn(results: Path, setup: SearchSetup, seed: int) -> tuple[dict[str,
 def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], model=None):
     """The default CNN's test results, recorded as the tuning chapter's: the CNN chapter's saved
     predictions, or `model`'s (the default trained here when that chapter had not run)."""
-
     from fmnist.data import channels
     from fmnist.evaluate import evaluate, evaluate_keras
     from fmnist.results import load_metrics, load_predictions
