@@ -33,6 +33,17 @@ def test_one_se_keeps_the_best_when_nothing_else_is_close():
     assert tune.select_trial(rows, n_val=6000, rule="one_se")["trial"] == "0"
 
 
+def test_only_trials_trained_for_the_most_epochs_compete():
+    # Hyperband: trial 0 (1 epoch) scores lower for its shorter training; within one SE of the
+    # best 2-epoch trial and cheaper, it would otherwise be chosen. Without epochs (random
+    # search), every trial competes.
+    rows = [{**row("0", 0.887, 1.0), "epochs": 1}, {**row("1", 0.890, 9.0), "epochs": 2},
+            {**row("2", 0.888, 3.0), "epochs": 2}]
+    assert tune.select_trial(rows, n_val=6000)["trial"] == "2"
+    no_epochs = [{**r, "epochs": None} for r in rows]
+    assert tune.select_trial(no_epochs, n_val=6000)["trial"] == "0"
+
+
 def test_selection_needs_trials_and_a_known_rule():
     with pytest.raises(ValueError, match="no finished trials"):
         tune.select_trial([], n_val=6000)

@@ -261,9 +261,14 @@ def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -
     The one-standard-error rule (Breiman et al., 1984) prefers the cheaper of configurations the
     validation split cannot tell apart; the standard error is the binomial one of the best
     accuracy on `n_val` images. Ties go to the higher accuracy, then the earlier trial.
+
+    Only trials trained for the most epochs compete: Hyperband's first rounds train fewer
+    epochs, and their lower scores measure the shorter training, not the configuration.
     """
     if not rows:
         raise ValueError("no finished trials to choose from: run the search first")
+    longest = max(r.get("epochs") or 0 for r in rows)
+    rows = [r for r in rows if (r.get("epochs") or 0) == longest]
     best = max(rows, key=lambda r: r["val_accuracy"])
     if rule == "best":
         return best
