@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import tomllib
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -48,20 +50,55 @@ def test_every_third_party_import_is_declared():
     assert {"papermill", "jupyter-book", "ghp-import"} <= report
 
 
+def built_wheel(out: Path) -> Path:
+    """The wheel of the committed sources, built from a copy: building in the checkout leaves a
+    `build/` folder whose stale modules a later wheel would carry."""
+    source = out / "source"
+    files = subprocess.run(["git", "ls-files", "pyproject.toml", "README.md", "LICENSE", "src"],
+                           cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    for name in files:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
+                    str(source)], check=True, capture_output=True)
+    return next(out.glob("fmnist_report-*.whl"))
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_the_dependencies_and_the_command(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                    str(ROOT)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("fmnist_report-*.whl"))
+    wheel = built_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as zf:
         meta = next(n for n in zf.namelist() if n.endswith("METADATA"))
         text = zf.read(meta).decode()
         entry = zf.read(next(n for n in zf.namelist() if n.endswith("entry_points.txt"))).decode()
         licence = [n for n in zf.namelist() if n.endswith("LICENSE")]
+        modules = {Path(n).name for n in zf.namelist() if n.startswith("fmnist/")}
     requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
     assert any(r.startswith("Requires-Dist: tensorflow") for r in requires)
     assert any("papermill" in r and "extra == \"report\"" in r for r in requires)
     assert "fmnist = fmnist.cli:main" in entry and licence
+    assert modules == {p.name for p in (ROOT / "src" / "fmnist").glob("*.py")}
+
+
+@pytest.mark.slow
+def test_pip_install_into_an_empty_environment_gives_a_working_command(tmp_path):
+    # The runtime dependencies only (what Colab installs), at the lock's versions.
+    wheel = built_wheel(tmp_path)
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    install = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q",
+                              "-c", str(ROOT / "requirements.lock"), str(wheel)],
+                             capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    shown = subprocess.run([str(env / "bin" / "fmnist"), "--help"], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "report" in shown.stdout and "tune" in shown.stdout
+    where = subprocess.run([str(env / "bin" / "python"), "-c",
+                            "import fmnist.models, fmnist.tune; print(fmnist.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert where.stdout.strip().startswith(str(env)), "imported from the checkout"
 
 
 def locked() -> dict[str, str]:
