@@ -32,6 +32,7 @@ S2S = {**S2, "padding": "same", "learning_rate": 2e-3, "warmup_epochs": 1}
 S3 = {"filters": [32, 64, 128], "kernel_size": [3, 3, 3], "padding": "same"}
 AUG = {"augment_flip": True, "augment_shift": 2}
 REG = {"label_smoothing": 0.1, "ema_momentum": 0.99}
+WIDE = {"units": [1024, 512]}  # the dense network twice as wide
 OFF = {k: getattr(recipe.Recipe(), k) for k in recipe.Recipe.__dataclass_fields__}
 VARIANTS: dict[str, tuple[str, dict]] = {
     # The original architecture with the study's protocol (batch norm after pooling), no recipe.
@@ -61,6 +62,13 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "dense_reg_30ep": ("dense", {**OFF, **REG, "epochs": 30}),
     "dense_flip_reg_30ep": ("dense", {**OFF, **REG, "augment_flip": True, "epochs": 30}),
     "dense_aug_reg_40ep": ("dense", {**OFF, **REG, **AUG, "epochs": 40}),
+    "dense_shift1_reg_40ep": ("dense", {**OFF, **REG, "augment_shift": 1, "epochs": 40}),
+    "dense_reg_40ep": ("dense", {**OFF, **REG, "epochs": 40}),
+    "dense_wide_reg_30ep": ("dense", {**OFF, **REG, **WIDE, "epochs": 30}),
+    "dense_wide_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "epochs": 40}),
+    "dense_wide_d4_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "dropout": 0.4, "epochs": 40}),
+    "dense_wide_shift1_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "augment_shift": 1,
+                                             "epochs": 40}),
 }
 
 

@@ -27,7 +27,7 @@ ORIGINAL_CNN = ((32, 64), (3, 3), 128, "valid", "flatten")
 
 
 def build_dense(
-    units: Sequence[int] = (512, 256), dropout: float = 0.3, n_inputs: int = 784
+    units: Sequence[int] = (1024, 512), dropout: float = 0.3, n_inputs: int = 784
 ) -> keras.Model:
     """An MLP: one ReLU layer per entry of `units`, each followed by dropout, then softmax."""
     inputs = keras.Input(shape=(n_inputs,), name="pixels")

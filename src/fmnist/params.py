@@ -114,13 +114,13 @@ class RecipeParams:
 class DenseParams(RecipeParams):
     """Two hidden ReLU layers with dropout."""
 
-    units: list[int] = _param([512, 256], "units of the two hidden layers",
+    units: list[int] = _param([1024, 512], "units of the two hidden layers",
                               lambda v: len(v) == 2 and _all_positive(v),
                               "two integers > 0")
     dropout: float = _param(0.3, "dropout after each hidden layer", _fraction, "a number in [0, 1)")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
                                   "a number > 0")
-    epochs: int = _param(30, "maximum epochs (early stopping on validation accuracy)",
+    epochs: int = _param(40, "maximum epochs (early stopping on validation accuracy)",
                          _positive, "an integer > 0")
     batch_size: int = _param(256, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
