@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -51,13 +52,12 @@ def test_every_third_party_import_is_declared():
 
 
 def built_wheel(out: Path) -> Path:
-    """The wheel of the committed sources, built from a copy: building in the checkout leaves a
-    `build/` folder whose stale modules a later wheel would carry."""
+    """The wheel of the sources, built from a copy: building in the checkout leaves a `build/`
+    folder whose stale modules a later wheel would carry."""
     source = out / "source"
-    files = subprocess.run(["git", "ls-files", "pyproject.toml", "README.md", "LICENSE", "src"],
-                           cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
-    for name in files:
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
                     str(source)], check=True, capture_output=True)
@@ -86,17 +86,19 @@ def test_pip_install_into_an_empty_environment_gives_a_working_command(tmp_path)
     wheel = built_wheel(tmp_path)
     env = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    install = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q",
-                              "-c", str(ROOT / "requirements.lock"), str(wheel)],
-                             capture_output=True, text=True)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing from outside
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=clean)
+
+    install = run(str(env / "bin" / "python"), "-m", "pip", "install", "-q",
+                  "-c", str(ROOT / "requirements.lock"), str(wheel))
     assert install.returncode == 0, install.stderr[-2000:]
-    shown = subprocess.run([str(env / "bin" / "fmnist"), "--help"], capture_output=True,
-                           text=True, cwd=tmp_path)
+    shown = run(str(env / "bin" / "fmnist"), "--help")
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "report" in shown.stdout and "tune" in shown.stdout
-    where = subprocess.run([str(env / "bin" / "python"), "-c",
-                            "import fmnist.models, fmnist.tune; print(fmnist.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    where = run(str(env / "bin" / "python"), "-c",
+                "import fmnist.models, fmnist.tune; print(fmnist.__file__)")
     assert where.returncode == 0, where.stderr[-2000:]
     assert where.stdout.strip().startswith(str(env)), "imported from the checkout"
 
