@@ -66,9 +66,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "dense_reg_40ep": ("dense", {**OFF, **REG, "epochs": 40}),
     "dense_wide_reg_30ep": ("dense", {**OFF, **REG, **WIDE, "epochs": 30}),
     "dense_wide_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "epochs": 40}),
-    "dense_wide_d4_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "dropout": 0.4, "epochs": 40}),
-    "dense_wide_shift1_reg_40ep": ("dense", {**OFF, **REG, **WIDE, "augment_shift": 1,
-                                             "epochs": 40}),
 }
 
 

@@ -61,6 +61,8 @@ SUMMARY_MARKER = "<!-- results-summary -->"
 
 def stage_book(root: Path, results: Path, stage: Path) -> None:
     """Copy the book's sources into `stage`, with executed notebooks and a filled-in intro."""
+    from fmnist.compare import load
+
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
     book = stage / "book"
@@ -70,8 +72,6 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
     intro = book / "intro.md"
-    from fmnist.compare import load
-
     comparison = load(results)  # each results file read once for the whole landing page
     summary = headline_markdown(root, comparison, book) + summary_markdown(results, comparison)
     intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary))
