@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmnist import tune
+from fmnist import choice, tune
 
 
 def row(trial: str, acc: float, cost: float) -> dict:
@@ -15,22 +15,22 @@ ROWS = [row("0", 0.880, 2.0), row("1", 0.890, 9.0), row("2", 0.886, 3.0), row("3
 
 
 def test_best_rule_takes_the_top_validation_accuracy():
-    assert tune.select_trial(ROWS, n_val=6000, rule="best")["trial"] == "1"
+    assert choice.select_trial(ROWS, n_val=6000, rule="best")["trial"] == "1"
 
 
 def test_one_se_takes_the_cheapest_trial_the_validation_split_cannot_separate():
     # SE of 0.89 on 6,000 images is 0.0040: trial 2 (0.886) is within it, trial 0 (0.880) is not.
-    assert tune.select_trial(ROWS, n_val=6000, rule="one_se")["trial"] == "2"
+    assert choice.select_trial(ROWS, n_val=6000, rule="one_se")["trial"] == "2"
 
 
 def test_one_se_with_a_tiny_validation_split_accepts_more_trials():
     # SE of 0.89 on 100 images is 0.031: every trial but 3 is close; trial 0 is the cheapest.
-    assert tune.select_trial(ROWS, n_val=100, rule="one_se")["trial"] == "0"
+    assert choice.select_trial(ROWS, n_val=100, rule="one_se")["trial"] == "0"
 
 
 def test_one_se_keeps_the_best_when_nothing_else_is_close():
     rows = [row("0", 0.95, 5.0), row("1", 0.80, 1.0)]
-    assert tune.select_trial(rows, n_val=6000, rule="one_se")["trial"] == "0"
+    assert choice.select_trial(rows, n_val=6000, rule="one_se")["trial"] == "0"
 
 
 def test_only_trials_trained_for_the_most_epochs_compete():
@@ -39,16 +39,16 @@ def test_only_trials_trained_for_the_most_epochs_compete():
     # search), every trial competes.
     rows = [{**row("0", 0.887, 1.0), "epochs": 1}, {**row("1", 0.890, 9.0), "epochs": 2},
             {**row("2", 0.888, 3.0), "epochs": 2}]
-    assert tune.select_trial(rows, n_val=6000)["trial"] == "2"
+    assert choice.select_trial(rows, n_val=6000)["trial"] == "2"
     no_epochs = [{**r, "epochs": None} for r in rows]
-    assert tune.select_trial(no_epochs, n_val=6000)["trial"] == "0"
+    assert choice.select_trial(no_epochs, n_val=6000)["trial"] == "0"
 
 
 def test_selection_needs_trials_and_a_known_rule():
     with pytest.raises(ValueError, match="no finished trials"):
-        tune.select_trial([], n_val=6000)
+        choice.select_trial([], n_val=6000)
     with pytest.raises(ValueError, match="unknown selection rule"):
-        tune.select_trial(ROWS, n_val=6000, rule="cheapest")
+        choice.select_trial(ROWS, n_val=6000, rule="cheapest")
 
 
 def test_a_searched_depth_repeats_the_sections_kernel_size():
@@ -111,3 +111,58 @@ def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
     np.testing.assert_array_equal(kept.probs, cnn.probs.astype(np.float32))
     assert kept.metrics["accuracy"] == cnn.metrics["accuracy"]
     assert kept.metrics["n_params"] == 123 and kept.metrics["kept"] == "default"
+
+
+def test_a_searched_flip_brings_test_time_averaging_with_it():
+    from fmnist.params import CnnParams
+
+    cnn = CnnParams()
+    assert (cnn.augment_flip, cnn.tta) == (False, False)
+    assert tune.with_searched(cnn, {"augment_flip": True}).tta is True
+    assert tune.with_searched(CnnParams(augment_flip=True, tta=True),
+                              {"augment_flip": False}).tta is False
+    assert tune.with_searched(CnnParams(tta=True), {"dropout": 0.4}).tta is True  # not searched
+
+
+def searched(trial: str, acc: float, padding: str, filters: list[int], epochs=None) -> dict:
+    return {"trial": trial, "val_accuracy": acc, "cost": 1.0, "padding": padding,
+            "filters": filters, "epochs": epochs}
+
+
+SPACE = {"padding": ["valid", "same"], "filters": [[32, 64], [64, 128], [32, 64, 128]]}
+SEARCHED = [searched("0", 0.90, "valid", [32, 64]), searched("1", 0.93, "same", [32, 64]),
+            searched("2", 0.92, "same", [64, 128]), searched("3", 0.89, "valid", [64, 128])]
+
+
+def test_isolation_gives_the_best_trial_of_every_value_and_names_the_untried():
+    table = {(r["key"], r["value"]): r for r in choice.isolation(SEARCHED, SPACE)}
+    assert table[("padding", "valid")]["best_val_accuracy"] == 0.90
+    assert table[("padding", "same")]["best_trial"] == "1"
+    assert table[("filters", "64-128")]["trials"] == 2
+    assert table[("filters", "64-128")]["best_val_accuracy"] == 0.92
+    assert table[("filters", "32-64-128")] == {"key": "filters", "value": "32-64-128",
+                                               "trials": 0, "best_val_accuracy": None,
+                                               "best_trial": None}
+
+
+def test_isolation_compares_only_the_longest_trained_trials():
+    rows = [*SEARCHED, searched("4", 0.99, "valid", [32, 64], epochs=1)]
+    rows = [{**r, "epochs": r["epochs"] or 2} for r in rows]
+    table = {(r["key"], r["value"]): r for r in choice.isolation(rows, SPACE)}
+    assert table[("padding", "valid")]["best_val_accuracy"] == 0.90
+
+
+def test_key_effects_call_a_spread_beyond_two_standard_errors_a_finding():
+    effects = {r["key"]: r for r in choice.key_effects(SEARCHED, SPACE, n_val=6000)}
+    # padding: 0.93 against 0.90, 3 points, far beyond 2 x sqrt(0.93 x 0.07 / 6000) = 0.66 points
+    assert effects["padding"]["best value"] == "same"
+    assert effects["padding"]["spread of best scores"] == pytest.approx(0.03)
+    assert effects["padding"]["beyond the noise"] is True
+    assert effects["filters"]["values tried"] == "2 of 3"
+    # filters: 0.93 against 0.92 on 600 images is within 2 x 1.04 points: not a finding
+    assert choice.key_effects(SEARCHED, SPACE, n_val=600)[1]["beyond the noise"] is False
+
+
+def test_searched_values_read_plainly():
+    assert [choice.value_label(v) for v in ([32, 64], True, False, 0.001, 1.0, "same")] == [
+        "32-64", "yes", "no", "0.001", "1", "same"]

@@ -138,7 +138,7 @@ def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
 
 def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     """The search alone, or a chief and N workers; then the chapters that depend on it."""
-    from fmnist import report, train, tune
+    from fmnist import distributed, report, train, tune
 
     results = results_path(root, profile.shared.results_dir)
     space, cnn, split = (profile.sections[k] for k in ("tuning", "cnn", "data"))
@@ -157,7 +157,7 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
                    "--params", str(args.params), *sum((["--set", o] for o in args.overrides), []),
                    "--set", "tuning.overwrite=false"]
         try:
-            tune.launch_distributed(command, args.workers)
+            distributed.launch_distributed(command, args.workers)
         except RuntimeError as err:
             raise report.ChapterFailed(f"the tuning search failed: {err}") from None
         # Reload: the trials were recorded on disk by the chief, not in this process.

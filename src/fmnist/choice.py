@@ -1,0 +1,94 @@
+"""Choosing among a search's finished trials, and what the trials show: pure functions on
+trial rows (`tune.trial_rows`), no Keras or KerasTuner."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+
+def competing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trials trained for the most epochs: Hyperband's first rounds train fewer, and their
+    lower scores measure the shorter training, not the configuration."""
+    longest = max((r.get("epochs") or 0 for r in rows), default=0)
+    return [r for r in rows if (r.get("epochs") or 0) == longest]
+
+
+def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -> dict[str, Any]:
+    """The trial to retrain: the best by validation accuracy, or under `one_se` the cheapest
+    (lowest `cost`) among those within one standard error of the best.
+
+    The one-standard-error rule (Breiman et al., 1984) prefers the cheaper of configurations the
+    validation split cannot tell apart; the standard error is the binomial one of the best
+    accuracy on `n_val` images. Ties go to the higher accuracy, then the earlier trial. Only
+    the trials trained for the most epochs compete (`competing`).
+    """
+    if not rows:
+        raise ValueError("no finished trials to choose from: run the search first")
+    rows = competing(rows)
+    best = max(rows, key=lambda r: r["val_accuracy"])
+    if rule == "best":
+        return best
+    if rule != "one_se":
+        raise ValueError(f"unknown selection rule {rule!r}: use 'best' or 'one_se'")
+    floor = best["val_accuracy"] - standard_error(best["val_accuracy"], n_val)
+    close = [r for r in rows if r["val_accuracy"] >= floor]
+    return min(close, key=lambda r: (r["cost"], -r["val_accuracy"]))  # first of equals wins
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """The binomial standard error of an accuracy measured on `n` images."""
+    return float(np.sqrt(accuracy * (1 - accuracy) / n))
+
+
+def value_label(value: Any) -> str:
+    """A searched value as it reads on a page: lists and numbers in their plain form."""
+    if isinstance(value, list | tuple):
+        return "-".join(map(str, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def isolation(rows: list[dict[str, Any]], space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """For each searched key and each of its candidates, the best competing trial with that
+    value: its score and how many trials tried the value (none: never sampled).
+
+    A key whose candidates' best scores differ by more than the noise of the validation split
+    mattered in this search; one whose best scores agree did not (Google's tuning playbook calls
+    this an isolation plot).
+    """
+    rows = competing(rows)
+    out = []
+    for key, candidates in space.items():
+        for value in candidates:
+            tried = [r for r in rows if json.dumps(r[key]) == json.dumps(value)]
+            best = max(tried, key=lambda r: r["val_accuracy"]) if tried else None
+            out.append({"key": key, "value": value_label(value), "trials": len(tried),
+                        "best_val_accuracy": best["val_accuracy"] if best else None,
+                        "best_trial": best["trial"] if best else None})
+    return out
+
+
+def key_effects(rows: list[dict[str, Any]], space: dict[str, list[Any]],
+                n_val: int) -> list[dict[str, Any]]:
+    """Per searched key: the spread of its candidates' best scores (`isolation`), the value
+    that scored best, and whether the spread exceeds two standard errors of the split."""
+    table = isolation(rows, space)
+    out = []
+    for key in space:
+        scored = [r for r in table if r["key"] == key and r["best_val_accuracy"] is not None]
+        if not scored:
+            continue
+        top = max(scored, key=lambda r: r["best_val_accuracy"])
+        spread = top["best_val_accuracy"] - min(r["best_val_accuracy"] for r in scored)
+        noise = 2 * standard_error(top["best_val_accuracy"], n_val)
+        out.append({"key": key, "best value": top["value"],
+                    "values tried": f"{len(scored)} of {len(space[key])}",
+                    "spread of best scores": spread,
+                    "beyond the noise": len(scored) > 1 and spread > noise})
+    return out
