@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from fmnist import params
+from fmnist import cells, params
 from fmnist.report import chapters
 
 NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in chapters()]
@@ -49,6 +49,26 @@ def test_one_parameters_cell_with_schema_defaults(path):
     assert values == expected
     every_line_commented = all("#" in line for line in cells[0].source.splitlines()[1:])
     assert every_line_commented
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_parameters_cell_is_the_one_generated_from_the_schema(path):
+    cell = next(c for c in code_cells(path) if "parameters" in c.metadata.get("tags", []))
+    assert cell.source == cells.parameters_source(path.stem.split("_", 1)[1]), (
+        f"{path.name}: the parameters cell drifted from the schema; run `python -m fmnist.cells`")
+
+
+def test_writing_the_cells_repairs_a_drifted_one(tmp_path):
+    import shutil
+
+    copy = tmp_path / "04_cnn.ipynb"
+    shutil.copy(ROOT / "book" / "04_cnn.ipynb", copy)
+    nb = nbformat.read(copy, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = cell.source.replace("epochs: int = 15", "epochs: int = 12")
+    nbformat.write(nb, copy)
+    assert cells.write_parameter_cells([copy]) == [copy]
+    assert cells.write_parameter_cells([copy]) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,0 +1,75 @@
+"""The chapters' parameters cells, written from the schema (`params`), never typed by hand.
+
+`fmnist cells` rewrites them; a test fails when a committed cell differs from what this writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from fmnist.params import READS, SCHEMAS, SharedParams, reads_key
+
+PARAMETERS_TAG = "parameters"
+HEADER = "# Parameters (papermill replaces these; `fmnist report` passes a profile's values)."
+
+
+def _annotation(tp: Any) -> str:
+    """A type hint as the cell writes it: one papermill can read, quoted where it needs
+    `typing` names (papermill parses the cell; the kernel evaluates the plain ones)."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is list:
+        return f"list[{_annotation(typing.get_args(tp)[0])}]"
+    if type(None) in typing.get_args(tp) and len(args) == 1:
+        return f'"Optional[{_annotation(args[0])}]"'
+    return getattr(tp, "__name__", str(tp))
+
+
+def _lines(schema: type, instance: Any) -> list[str]:
+    hints = typing.get_type_hints(schema)
+    return [f"{f.name}: {_annotation(hints[f.name])} = {getattr(instance, f.name)!r}  "
+            f"# {f.metadata['help']}" for f in dataclasses.fields(schema)]
+
+
+def parameters_source(chapter: str) -> str:
+    """The parameters cell of `chapter`: shared keys, its section's keys with their defaults and
+    help, and one mapping per section it reads (`params.READS`)."""
+    lines = [HEADER, *_lines(SharedParams, SharedParams()),
+             *_lines(SCHEMAS[chapter], SCHEMAS[chapter]())]
+    lines += [f"{reads_key(dep)}: dict = {dataclasses.asdict(SCHEMAS[dep]())!r}  "
+              f"# the profile's {dep} section" for dep in READS.get(chapter, ())]
+    return "\n".join(lines)
+
+
+def write_parameter_cells(notebooks: Iterable[Path]) -> list[Path]:
+    """Rewrite the cell tagged `parameters` of each chapter from the schema; return those
+    changed. A chapter's slug is its file name after the number (`04_cnn.ipynb`: `cnn`)."""
+    import nbformat
+
+    changed = []
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if PARAMETERS_TAG in c.metadata.get("tags", [])]
+        if len(cells) != 1:
+            raise ValueError(f"{path} must have exactly one cell tagged `{PARAMETERS_TAG}`")
+        source = parameters_source(path.stem.split("_", 1)[1])
+        if cells[0].source != source:
+            cells[0].source = source
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
+def main() -> None:
+    """`python -m fmnist.cells`: rewrite every chapter's parameters cell in `book/`."""
+    from fmnist.paths import project_root
+
+    changed = write_parameter_cells(sorted((project_root() / "book").glob("[0-9][0-9]_*.ipynb")))
+    print("\n".join(f"rewrote {p.name}" for p in changed) or "every parameters cell is current")
+
+
+if __name__ == "__main__":
+    main()
