@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tiny_search import CNN, SPACE, rows, run
 
-from fmnist import models, search, train, tune
+from fmnist import choice, models, search, train, tune
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -44,7 +44,7 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
     done = rows(first)
     assert len(done) == (5 if algorithm == "hyperband" else 3)
     assert configs(seeded_run("b")) == configs(first)
-    chosen = tune.select_trial(done, n_val=32)
+    chosen = choice.select_trial(done, n_val=32)
     config = dataclasses.replace(CNN, **{k: chosen[k] for k in SPACE.space})
     cost = models.cnn_cost(config.filters, config.kernel_size, config.dense_units, config.padding)
     assert cost == pytest.approx(chosen["cost"], abs=0.001)

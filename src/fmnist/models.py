@@ -27,9 +27,12 @@ ORIGINAL_CNN = ((32, 64), (3, 3), 128, "valid", "flatten")
 
 
 def build_dense(
-    units: Sequence[int] = (1024, 512), dropout: float = 0.3, n_inputs: int = 784
+    units: Sequence[int] = (128, 64), dropout: float = 0.0, n_inputs: int = 784
 ) -> keras.Model:
-    """An MLP: one ReLU layer per entry of `units`, each followed by dropout, then softmax."""
+    """An MLP: one ReLU layer per entry of `units`, each followed by dropout, then softmax.
+
+    The defaults are the original study's network (128 and 64 units, no dropout).
+    """
     inputs = keras.Input(shape=(n_inputs,), name="pixels")
     x = inputs
     for i, n in enumerate(units, start=1):
@@ -67,18 +70,19 @@ def build_cnn(
     kernel_size: Sequence[int] = (3, 3),
     dense_units: int = 128,
     dropout: float = 0.3,
-    batch_norm: bool | str = False,
+    batch_norm: str = "none",
     padding: str = "valid",
     head: str = "flatten",
 ) -> keras.Model:
     """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax.
 
-    One block per entry of `filters` (the original has two). `batch_norm`: False or "none" (the
-    original), True or "conv" (normalise each convolution's output, before pooling), "pool"
+    One block per entry of `filters` (the original has two). `batch_norm`: "none" (the
+    original), "conv" (normalise each convolution's output, before pooling), "pool"
     (normalise after pooling: a quarter of the activations). `head`: "flatten" (the original) or
     "gap" (global average pooling: one value per channel, far fewer dense weights).
     """
-    batch_norm = _bn_placement(batch_norm)
+    if batch_norm not in BN_PLACEMENTS:
+        raise ValueError(f"batch_norm must be one of {BN_PLACEMENTS}, not {batch_norm!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, not {head!r}")
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
@@ -93,15 +97,6 @@ def build_cnn(
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="cnn")
-
-
-def _bn_placement(batch_norm: bool | str) -> str:
-    if batch_norm is True or batch_norm is False:
-        return "conv" if batch_norm else "none"
-    if batch_norm not in BN_PLACEMENTS:
-        raise ValueError(f"batch_norm must be true, false or one of {BN_PLACEMENTS}, "
-                         f"not {batch_norm!r}")
-    return batch_norm
 
 
 def _conv_shapes(filters: Sequence[int], kernel_size: Sequence[int], padding: str,

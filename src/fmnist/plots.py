@@ -367,8 +367,10 @@ def plot_trials_cost(rows: Sequence[Mapping[str, Any]], chosen: str,
 
 @styled
 def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> plt.Figure:
-    """Validation accuracy of every trial against each searched key's value, one panel each.
+    """An isolation plot: every trial's validation accuracy against each searched key's value,
+    one panel per key, with the best trial of each value marked and joined.
 
+    A key whose best-per-value line is flat did not matter in this search; a steep one did.
     Values are shown as categories (they are a search's candidate values, lists included), in a
     grid of at most three panels per row so that each stays legible at page width.
     """
@@ -382,7 +384,10 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
         categories = sorted(set(labels), key=lambda v: (len(v), v))
         x = np.array([categories.index(v) for v in labels], dtype=float)
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(x))
-        ax.scatter(x + jitter, acc, s=24, alpha=0.8)
+        ax.scatter(x + jitter, acc, s=18, alpha=0.45, color="0.45", label="a trial")
+        best = [acc[x == i].max() for i in range(len(categories))]
+        ax.plot(range(len(categories)), best, "o-", color="C0", markersize=6,
+                label="best trial with this value")
         ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3
                       else 0, fontsize=8)
         ax.set_xlim(-0.6, len(categories) - 0.4)  # a lone value stays one narrow column
@@ -391,6 +396,8 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
         ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel("validation acc. (%)")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
     return fig
 
 

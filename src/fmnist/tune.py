@@ -1,8 +1,11 @@
-"""KerasTuner search over the CNN's keys; the hypermodel samples `hp` and calls `build_cnn`.
+"""KerasTuner search over the CNN's keys, its retrain, and the keep-or-reject decision.
 
 The space maps keys of the CNN chapter's profile section (architecture and recipe) to candidate
-values; every trial is the CNN chapter's configuration with those keys changed. The search's
-state lives in `results/tuning/`, so an interrupted search resumes.
+values; every trial is the CNN chapter's configuration with those keys changed, scored on the
+validation split as the CNN chapter scores its epochs. The search's state lives in
+`results/tuning/`, so an interrupted search resumes. Choosing among the trials is
+`fmnist.choice`; launching a distributed search is `fmnist.distributed`; what touches
+KerasTuner's private state is in one labelled place below (`settle_reloaded_oracle`, `_timed`).
 """
 
 from __future__ import annotations
@@ -14,22 +17,25 @@ import io
 import json
 import os
 import shutil
-import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
+import keras_tuner as kt
 import numpy as np
 
+from fmnist import data
+from fmnist.distributed import TUNER_ID_VAR
+from fmnist.evaluate import evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
-from fmnist.recipe import Recipe, epoch_setter, make_batches, one_hot
+from fmnist.recipe import Recipe, epoch_setter, make_batches
+from fmnist.results import load_metrics, load_predictions
 from fmnist.search import project_name, search_key
-from fmnist.train import compile_model
+from fmnist.train import best_epoch_callback, compile_model, fit_keras, seed_everything
 
-TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
 SECONDS_FILE = "seconds.json"
 
 
@@ -47,8 +53,14 @@ def decode_choice(values: list[Any], choice: Any) -> Any:
 
 
 def with_searched(cnn: CnnParams, values: dict[str, Any]) -> CnnParams:
-    """The CNN section with searched values; a searched depth (`filters` with more or fewer
-    blocks) keeps the section's uniform kernel size in every block."""
+    """The CNN section with searched values.
+
+    A searched depth (`filters` with more or fewer blocks) keeps the section's uniform kernel
+    size in every block; a searched `augment_flip` brings test-time flip averaging with it, since
+    averaging helps only a model trained on mirrored images (bench/frontier.py).
+    """
+    if "augment_flip" in values:
+        values = {**values, "tta": values["augment_flip"]}
     config = dataclasses.replace(cnn, **values)
     if len(config.kernel_size) != len(config.filters):
         config = dataclasses.replace(config, kernel_size=[config.kernel_size[0]]
@@ -85,8 +97,6 @@ class CnnHyperModel:
         self.trial_epochs, self.seed = trial_epochs, seed
 
     def build(self, hp):
-        import keras
-
         # Each trial's initialisation and dropout depend only on the seed and the trial's own
         # values, not on which trials ran before it in this process: resumed and distributed
         # searches train every trial exactly as one uninterrupted search does.
@@ -99,22 +109,20 @@ class CnnHyperModel:
         return model
 
     def fit(self, hp, model, train, val, **kwargs):
-        import keras
-
         config = sample_config(hp, self.cnn, self.space)
         rec = Recipe.from_section(config)
         batches = make_batches(*train, config.batch_size, rec, self.seed)
-        # Validation inside a trial is Keras' own: on the averaged weights when the recipe
-        # averages them (SwapEMAWeights), without flip averaging (scored later, on the retrain).
-        swap = [keras.callbacks.SwapEMAWeights()] if rec.ema_momentum else []
-        callbacks = [*kwargs.pop("callbacks", []), epoch_setter(batches), *swap]
-        return model.fit(batches, validation_data=(val[0], one_hot(val[1])),
-                         callbacks=callbacks, **kwargs)
+        # Each epoch is scored as the CNN chapter scores its epochs (on the averaged weights when
+        # the recipe averages them, with flip averaging when it mirrors): the scorer writes
+        # `val_accuracy` into the epoch's logs before KerasTuner's callbacks read them, so the
+        # search ranks configurations by the figure the retrain is judged on. Never stops early.
+        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if rec.ema_momentum else []
+        scorer = best_epoch_callback(val, rec.tta, patience=kwargs.get("epochs", 1) + 1)
+        callbacks = [epoch_setter(batches), *swap, scorer, *kwargs.pop("callbacks", [])]
+        return model.fit(batches, callbacks=callbacks, **kwargs)
 
 
 def _as_keras_tuner_hypermodel(hypermodel: CnnHyperModel):
-    import keras_tuner as kt
-
     class Wrapped(kt.HyperModel):
         def build(self, hp):
             return hypermodel.build(hp)
@@ -124,6 +132,9 @@ def _as_keras_tuner_hypermodel(hypermodel: CnnHyperModel):
 
     return Wrapped()
 
+
+# --- Adaptations of KerasTuner: everything here touches its private state (`_retry_queue`,
+# `_project_dir`, `_is_worker`) and is checked against KerasTuner 1.4 by tests/test_tune.py. ---
 
 def settle_reloaded_oracle(oracle) -> None:
     """Make a reloaded oracle's state agree with its trials' files, so no trial is run twice
@@ -209,8 +220,6 @@ def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
 
 def _make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                 overwrite: bool | None, data_key: str):
-    import keras_tuner as kt
-
     common = {"objective": "val_accuracy", "directory": str(directory),
               "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
@@ -254,32 +263,6 @@ def trial_rows(tuner, cnn: CnnParams, space: dict[str, list[Any]]) -> list[dict[
     return rows
 
 
-def select_trial(rows: list[dict[str, Any]], n_val: int, rule: str = "one_se") -> dict[str, Any]:
-    """The trial to retrain: the best by validation accuracy, or under `one_se` the cheapest
-    (lowest `cost`) among those within one standard error of the best.
-
-    The one-standard-error rule (Breiman et al., 1984) prefers the cheaper of configurations the
-    validation split cannot tell apart; the standard error is the binomial one of the best
-    accuracy on `n_val` images. Ties go to the higher accuracy, then the earlier trial.
-
-    Only trials trained for the most epochs compete: Hyperband's first rounds train fewer
-    epochs, and their lower scores measure the shorter training, not the configuration.
-    """
-    if not rows:
-        raise ValueError("no finished trials to choose from: run the search first")
-    longest = max(r.get("epochs") or 0 for r in rows)
-    rows = [r for r in rows if (r.get("epochs") or 0) == longest]
-    best = max(rows, key=lambda r: r["val_accuracy"])
-    if rule == "best":
-        return best
-    if rule != "one_se":
-        raise ValueError(f"unknown selection rule {rule!r}: use 'best' or 'one_se'")
-    p = best["val_accuracy"]
-    floor = p - float(np.sqrt(p * (1 - p) / n_val))
-    close = [r for r in rows if r["val_accuracy"] >= floor]
-    return min(close, key=lambda r: (r["cost"], -r["val_accuracy"]))  # first of equals wins
-
-
 def searched_changes(config: CnnParams, cnn: CnnParams) -> dict[str, tuple[Any, Any]]:
     """The keys where a configuration differs from the CNN chapter's: (default, chosen)."""
     return {f.name: (getattr(cnn, f.name), getattr(config, f.name))
@@ -311,8 +294,6 @@ def prepare_search(results: Path, shared, space: TuningParams, cnn: CnnParams,
     the searched keys changed. The tuner's state goes to `directory` (default
     `results/tuning`). `split` (the data section) makes the split if the data chapter has not.
     """
-    from fmnist import data
-
     splits = data.load_splits(results, shared.data_dir, split, shared.seed)
     x_train = data.channels(splits.x_train)
     search_train = data.stratified_subset(x_train, splits.y_train, space.search_subset,
@@ -331,52 +312,6 @@ def run_search(setup: SearchSetup, verbose: int = 0) -> None:
                        verbose=verbose)
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface, for the chief oracle."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def worker_threads(workers: int) -> int:
-    """TensorFlow threads per worker that share this machine's cores without oversubscribing."""
-    return max(1, (os.cpu_count() or 1) // max(workers, 1))
-
-
-def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """Start one search process; its stderr reaches the terminal without start-up noise."""
-    from fmnist.console import forward
-
-    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
-    forward(proc.stderr)
-    return proc
-
-
-def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
-                       port: int | None = None, timeout: float | None = None,
-                       threads: int | None = None) -> None:
-    """Run `command` as one chief oracle and `workers` workers (KerasTuner's gRPC mode).
-
-    Every process runs the same search in the same results folder; the chief serves the
-    oracle and the workers train the trials it hands out, each with `threads` TensorFlow
-    threads (default: the cores shared out among the workers).
-    """
-    env = {**os.environ, "KERASTUNER_ORACLE_IP": ip,
-           "KERASTUNER_ORACLE_PORT": str(port or free_port())}
-    n = str(threads or worker_threads(workers))
-    worker_env = {**env, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
-    chief = _start(command, {**env, TUNER_ID_VAR: "chief"})
-    time.sleep(2)  # let the chief's server come up before workers ask it for trials
-    procs = [_start(command, {**worker_env, TUNER_ID_VAR: f"tuner{i}"}) for i in range(workers)]
-    codes = [p.wait(timeout=timeout) for p in procs]
-    chief_code = chief.wait(timeout=timeout)
-    # KerasTuner's chief exits 0 only once every trial has ended: the search is complete. A
-    # worker that then finds it gone (a search that was already complete, or its last trial
-    # taken by another worker) exits with a connection error that loses nothing.
-    if chief_code:
-        raise RuntimeError(f"distributed search failed: chief exit {chief_code}, workers {codes}")
-
-
 def config_from_row(row: dict[str, Any], setup: SearchSetup) -> CnnParams:
     """The configuration of a trial row (`trial_rows`)."""
     return with_searched(setup.cnn, {k: row[k] for k in setup.space.space})
@@ -387,12 +322,9 @@ def retrain(setup: SearchSetup, config: CnnParams, seed: int):
 
     Same epochs, batch size, patience, recipe code and seed: only the searched keys differ.
     """
-    from fmnist.data import channels
-    from fmnist.train import fit_keras, seed_everything
-
     seed_everything(seed)
     model = build_cnn_from(config)
-    return fit_keras(model, (channels(setup.splits.x_train), setup.splits.y_train), setup.val,
+    return fit_keras(model, (data.channels(setup.splits.x_train), setup.splits.y_train), setup.val,
                      epochs=config.epochs,
                      batch_size=config.batch_size, learning_rate=config.learning_rate,
                      patience=config.patience, recipe=Recipe.from_section(config), seed=seed)
@@ -465,8 +397,6 @@ def default_cnn(results: Path, setup: SearchSetup, seed: int) -> tuple[dict[str,
     """The default CNN to compare with: the CNN chapter's metrics (and no model), or, when that
     chapter has not run here (a chapter opened alone), the CNN section trained here with the
     same protocol and seed (its validation accuracy, and the model)."""
-    from fmnist.results import load_metrics
-
     metrics = load_metrics(results / "cnn")
     if metrics is not None:
         return metrics, None
@@ -479,13 +409,9 @@ def default_cnn(results: Path, setup: SearchSetup, seed: int) -> tuple[dict[str,
 def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], model=None):
     """The default CNN's test results, recorded as the tuning chapter's: the CNN chapter's saved
     predictions, or `model`'s (the default trained here when that chapter had not run)."""
-    from fmnist.data import channels
-    from fmnist.evaluate import evaluate, evaluate_keras
-    from fmnist.results import load_metrics, load_predictions
-
     if model is not None:
         model.save(results / "tuning" / "model.keras")
-        return evaluate_keras(model, channels(setup.splits.x_test), setup.splits.y_test,
+        return evaluate_keras(model, data.channels(setup.splits.x_test), setup.splits.y_test,
                               tta=setup.cnn.tta, **record)
     cnn = load_metrics(results / "cnn")
     probs, y_true = load_predictions(results / "cnn")
@@ -493,3 +419,16 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
         shutil.copyfile(results / "cnn" / "model.keras", results / "tuning" / "model.keras")
     return evaluate(probs, y_true, n_params=cnn["n_params"], tta=cnn.get("tta", False),
                     inference_ms_per_1k=cnn["inference_ms_per_1k"], **record)
+
+
+def cost_note(record: dict[str, Any], default: dict[str, Any]) -> str:
+    """What tuning cost, beside what training the default CNN cost: the search (its trials'
+    own seconds) and the retrain, kept or rejected."""
+    search, retrain = record["search_seconds"], record["train_seconds"]
+    kept = ("kept" if record["kept"] == "tuned" else
+            "rejected" if record.get("retrained_val_accuracy") is not None else "not needed")
+    base = default.get("train_seconds")
+    against = (f", against {base:.0f} s for training the default CNN once "
+               f"({(search + retrain) / base:.1f} times as much)" if base else "")
+    return (f"The search ran {record['n_trials']} trials in {search:.0f} s; the retrain "
+            f"({kept}) took {retrain:.0f} s: {search + retrain:.0f} s of tuning in all{against}.")
