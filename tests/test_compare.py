@@ -43,17 +43,46 @@ def test_missing_chapters_are_named_with_the_command_that_makes_them(study):
     assert table.loc["CNN", "test accuracy (%)"].startswith("95.00 [")
 
 
-def test_pairwise_table_counts_discordant_images_and_adjusts(study):
-    table = compare.pairwise_table(study)
+def test_pairwise_table_counts_discordant_images_and_adjusts(results):
+    plant(results, "dense", np.r_[np.zeros(30, bool), np.ones(170, bool)])  # 85 %
+    table = compare.pairwise_table(compare.load(results))
     row = table.loc["Logistic regression vs CNN"]
     assert (row["only the first right"], row["only the second right"]) == (0, 30)
-    assert row["p"] == pytest.approx(2 * 0.5 ** 30) and row["p (Holm)"] == row["p"]
+    # Exact two-sided binomial p-values by hand: k discordant all one way, p = 2 x 0.5^k.
+    raw = {"Logistic regression vs Dense network": 2 * 0.5 ** 10,
+           "Logistic regression vs CNN": 2 * 0.5 ** 30, "Dense network vs CNN": 2 * 0.5 ** 20}
+    assert table["p"].to_dict() == pytest.approx(raw, rel=1e-12)
+    # Holm over three tests: smallest x 3, next x 2 (kept monotone), largest x 1.
+    holm = {"Logistic regression vs CNN": 3 * raw["Logistic regression vs CNN"],
+            "Dense network vs CNN": 2 * raw["Dense network vs CNN"],
+            "Logistic regression vs Dense network": raw["Logistic regression vs Dense network"]}
+    assert table["p (Holm)"].to_dict() == pytest.approx(holm, rel=1e-12)
 
 
 def test_conclusion_names_the_best_model_from_the_files(study):
     text = compare.conclusion(study)
     assert text.startswith("The best model on the 10,000 test images is the **CNN** with 95.00 %")
-    assert "significant" in text
+    # 30 images only the CNN gets right, none only the logistic regression: p = 2 x 0.5^30.
+    assert (f"Its lead over the runner-up, the Logistic regression (80.00 %), is significant "
+            f"at the 0.05 level (McNemar p = {2 * 0.5 ** 30:.3g})") in text
+
+
+def test_conclusion_says_when_a_lead_is_not_significant(tmp_path):
+    plant(tmp_path, "baseline", np.r_[np.zeros(12, bool), np.ones(188, bool)])  # 94 %
+    plant(tmp_path, "cnn", np.r_[np.zeros(10, bool), np.ones(190, bool)])  # 95 %: 2 discordant
+    text = compare.conclusion(compare.load(tmp_path))
+    assert "is not significant at the 0.05 level (McNemar p = 0.5)" in text
+
+
+def test_conclusion_names_the_fastest_model_with_its_search_counted(tmp_path):
+    plant(tmp_path, "baseline", np.r_[np.zeros(40, bool), np.ones(160, bool)])
+    plant(tmp_path, "cnn", np.r_[np.zeros(10, bool), np.ones(190, bool)])
+    plant(tmp_path, "tuning", np.r_[np.zeros(4, bool), np.ones(196, bool)], kept="tuned",
+          search_seconds=0.5)
+    text = compare.conclusion(compare.load(tmp_path))
+    # Every model trained in 1.0 s; the tuned CNN's search makes it the slowest.
+    assert "The fastest to train is the Logistic regression (1.0 s); the Tuned CNN took 1.5 s " \
+           "with its search." in text
 
 
 def test_tuned_verdict_says_when_tuning_kept_the_default(results):
@@ -88,18 +117,45 @@ def test_references_are_published_figures_by_source(study):
                                             "CNN": 91.21, "Tuned CNN": 91.97}
 
 
-def test_confusions_name_true_and_predicted_classes_with_counts(study):
-    cnn = study.available["CNN"]
-    top = compare.top_confusions(cnn, 2)
-    assert top[0] == ("T-shirt/top", "Trouser", 1) and len(top) == 2
-    table = compare.confusions_table(study.available, n=2)
-    assert table.loc["CNN", "#1"] == "T-shirt/top → Trouser (1)"
+def plant_mistakes(results, slug: str, mistakes: dict[tuple[int, int], int]) -> None:
+    """Results of a model right on 100 images of each class but for `mistakes`: (true,
+    predicted) -> how many, each pair a different count so that no tie decides an order."""
+    y = np.repeat(np.arange(10), 100)
+    pred = y.copy()
+    for (true, wrong), count in mistakes.items():
+        pred[np.flatnonzero((y == true) & (pred == true))[:count]] = wrong
+    probs = np.full((len(y), 10), 0.01)
+    probs[np.arange(len(y)), pred] = 0.91
+    save_evaluation(results / slug, evaluate.evaluate(probs, y, train_seconds=1.0,
+                                                      inference_ms_per_1k=1.0, n_params=10))
 
 
-def test_f1_matrix_is_models_by_classes(study):
-    f1 = compare.f1_matrix(study.available)
+MISTAKES = {(6, 0): 7, (4, 2): 5, (0, 6): 3, (9, 7): 2}  # shirt→T-shirt most, then coat→pullover
+
+
+def test_confusions_name_true_and_predicted_classes_with_counts(tmp_path):
+    plant_mistakes(tmp_path, "cnn", MISTAKES)
+    cnn = compare.load(tmp_path).available["CNN"]
+    assert compare.top_confusions(cnn, 3) == [("Shirt", "T-shirt/top", 7),
+                                              ("Coat", "Pullover", 5),
+                                              ("T-shirt/top", "Shirt", 3)]
+    table = compare.confusions_table({"CNN": cnn}, n=2)
+    assert list(table.loc["CNN"]) == ["Shirt → T-shirt/top (7)", "Coat → Pullover (5)"]
+
+
+def test_f1_matrix_is_models_by_classes_in_class_order(tmp_path):
+    plant_mistakes(tmp_path, "cnn", MISTAKES)
+    plant_mistakes(tmp_path, "dense", {(2, 4): 9})
+    f1 = compare.f1_matrix(compare.load(tmp_path).available)
     assert f1.shape == (2, 10)
-    assert f1[1, 2] == study.available["CNN"]["per_class"]["Pullover"]["f1"]
+    # Rows in the chapters' order (dense, then CNN), columns in class order; each value computed
+    # by hand: Shirt (6) in the CNN lost 7 of its 100 and gained 3 T-shirts: precision
+    # 93 / 96, recall 93 / 100.
+    p, r = 93 / 96, 93 / 100
+    assert f1[1, 6] == pytest.approx(2 * p * r / (p + r), abs=1e-12)
+    assert f1[0, 2] == pytest.approx(2 * 1.0 * 0.91 / 1.91, abs=1e-12)  # dense: pullover recall
+    assert f1[0, 4] == pytest.approx(2 * (100 / 109) / (1 + 100 / 109), abs=1e-12)
+    assert f1[0, 0] == 1.0 and f1[1, 1] == 1.0
 
 
 def test_the_tuned_cnn_costs_its_search_too():
@@ -138,3 +194,48 @@ def test_validation_histories_say_when_the_tuned_curve_was_not_kept(results):
     assert labels == {"Dense network", "Tuned CNN (retrained choice, not kept)"}
     plant(results, "tuning", np.ones(200, bool), history=history, kept="tuned")
     assert "Tuned CNN" in compare.validation_histories(compare.load(results))
+
+
+@pytest.fixture
+def kept_default(results):
+    """The tuning chapter kept the default CNN: its predictions are the CNN's."""
+    plant(results, "dense", np.r_[np.zeros(20, bool), np.ones(180, bool)])  # 90 %
+    plant(results, "tuning", np.r_[np.zeros(10, bool), np.ones(190, bool)], kept="default",
+          retrained_val_accuracy=0.94, default_val_accuracy=0.95, search_seconds=12.0,
+          val_accuracy=0.95)
+    return compare.load(results)
+
+
+def test_a_tuned_cnn_that_is_the_default_is_never_tested_against_itself(kept_default):
+    assert kept_default.compared_slugs == ["baseline", "dense", "cnn"]
+    table = compare.pairwise_table(kept_default)
+    assert list(table.index) == ["Logistic regression vs Dense network",
+                                 "Logistic regression vs CNN", "Dense network vs CNN"]
+    # Holm over the three real tests: the smallest p is multiplied by 3, not by 6.
+    raw = sorted(table["p"])
+    assert table["p (Holm)"].min() == pytest.approx(min(1.0, 3 * raw[0]))
+
+
+def test_a_kept_default_row_says_what_it_is_and_what_the_search_cost(kept_default):
+    row = compare.results_table(kept_default).set_index("model").loc["Tuned CNN"]
+    assert row["test accuracy (%)"].startswith("the CNN's")
+    assert row["train time (s)"] == "12.0 search + 1.0 rejected retrain"
+
+
+def test_a_kept_default_leaves_the_conclusion_and_the_figures(kept_default):
+    text = compare.conclusion(kept_default)
+    assert "runner-up, the Dense network" in text and "Tuned CNN" not in text.split(
+        "The search found")[0]
+    assert "no tuned model to rank: it cost 12 s of search and 1 s of a retrain" in text
+    assert set(kept_default.compared) == {"Logistic regression", "Dense network", "CNN"}
+    assert set(compare.headline_inputs(kept_default)["study"]) == set(kept_default.compared)
+
+
+def test_a_kept_tuned_cnn_is_compared_like_every_model(results):
+    plant(results, "tuning", np.r_[np.zeros(4, bool), np.ones(196, bool)], kept="tuned",
+          val_accuracy=0.97, default_val_accuracy=0.95, search_seconds=12.0)
+    study = compare.load(results)
+    assert study.compared_slugs == ["baseline", "cnn", "tuning"]
+    assert "CNN vs Tuned CNN" in compare.pairwise_table(study).index
+    assert compare.conclusion(study).startswith("The best model on the 10,000 test images is "
+                                                "the **Tuned CNN** with 98.00 %")

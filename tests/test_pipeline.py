@@ -57,8 +57,54 @@ def test_the_landing_page_shows_the_headline_figure(quick_project):
 
 def test_comparison_table_lists_every_model_with_a_number(quick_project):
     text = (quick_project / "_build" / "html" / "book" / "06_comparison.html").read_text()
-    for name in MODEL_CHAPTERS.values():
-        assert re.search(rf"{name}</th>\s*<td>\d+\.\d\d \[", text), name
+    kept = json.loads((quick_project / "results" / "tuning" / "metrics.json").read_text())["kept"]
+    for slug, name in MODEL_CHAPTERS.items():
+        if slug == "tuning" and kept == "default":
+            assert re.search(rf"{name}</th>\s*<td>the CNN's: the search found no better", text)
+        else:
+            assert re.search(rf"{name}</th>\s*<td>\d+\.\d\d \[", text), name
+
+
+def tuning_outcome(project, tmp_path, learning_rate: float):
+    """Rerun the tuning chapter (and the comparison) in a copy of the built quick project with
+    a one-value search space: every trial is the quick CNN at `learning_rate`, retrained and
+    then kept or rejected on validation."""
+    import shutil
+
+    copy = tmp_path / "proj"
+    shutil.copytree(project, copy)
+    proc = fmnist("run", "tuning", "--params", "params/quick.yaml",
+                  "--set", f"tuning.space={{learning_rate: [{learning_rate}]}}",
+                  "--set", "tuning.max_trials=1", cwd=copy)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = copy / "results"
+    tuned = json.loads((results / "tuning" / "metrics.json").read_text())
+    with np.load(results / "tuning" / "predictions.npz") as t, \
+            np.load(results / "cnn" / "predictions.npz") as c:
+        same_predictions = np.array_equal(t["probs"], c["probs"])
+    page = (copy / "_build" / "html" / "book" / "06_comparison.html").read_text()
+    return tuned, same_predictions, page
+
+
+def test_a_tuning_chapter_that_keeps_its_retrain(quick_project, tmp_path):
+    # A learning rate five times the quick CNN's trains far further in its one short epoch.
+    tuned, same, page = tuning_outcome(quick_project, tmp_path, 0.005)
+    assert tuned["kept"] == "tuned" and tuned["changes"] == {"learning_rate": [0.001, 0.005]}
+    assert tuned["val_accuracy"] == tuned["retrained_val_accuracy"] > tuned[
+        "default_val_accuracy"]
+    assert not same  # its predictions are its own model's
+    assert (tmp_path / "proj" / "results" / "tuning" / "model.keras").is_file()
+    assert "CNN vs Tuned CNN" in page
+
+
+def test_a_tuning_chapter_that_keeps_the_default(quick_project, tmp_path):
+    # A hundredth of the learning rate barely moves the weights in one epoch: rejected.
+    tuned, same, page = tuning_outcome(quick_project, tmp_path, 0.00001)
+    assert tuned["kept"] == "default" and tuned["retrained_val_accuracy"] < tuned[
+        "default_val_accuracy"] == tuned["val_accuracy"]
+    assert same  # the default CNN's predictions, bit for bit
+    assert "Tuned CNN</th>" in page and "CNN vs Tuned CNN" not in page
+    assert "no tuned model to rank" in page
 
 
 def test_metrics_accuracy_equals_accuracy_of_saved_predictions(quick_project):
@@ -146,10 +192,35 @@ def test_the_report_console_shows_progress_and_no_start_up_noise(quick_project):
     assert re.search(r"^ +trial \d+: .*validation [\d.]+ %", tuning, re.M), tuning
 
 
+def site_pages(project) -> list:
+    """Every page of the built site: the chapters live under `book/`, not at the top."""
+    pages = sorted((project / "_build" / "html").rglob("*.html"))
+    assert {p.name for p in pages} >= {f"{ch.notebook.removesuffix('.ipynb')}.html"
+                                       for ch in chapters()}, "a chapter page is missing"
+    return pages
+
+
 def test_pages_show_no_console_noise(quick_project):
-    pages = (quick_project / "_build" / "html").glob("*.html")
-    for page in pages:
+    for page in site_pages(quick_project):
         text = page.read_text()
         for noise in ("oneDNN", "absl::InitializeLog", "Best val_accuracy So Far", "epoch 1/1:"):
             assert noise not in text, f"{page.name} shows {noise!r}"
         assert not re.search(r"Trial \d+ Complete", text), page.name
+
+
+# What a published page must never show: the build machine's paths (home, temporary folders,
+# the virtual environment, installed packages) and warnings meant for a developer.
+PRIVATE = re.compile(r"/root/|/home/|/tmp/|/var/folders/|site-packages|\.venv/|/work/|"
+                     r"\b\w*Warning:|Traceback \(most recent call last\)")
+
+
+def test_no_page_shows_a_build_machine_path_or_a_developer_warning(quick_project):
+    for page in site_pages(quick_project):
+        found = PRIVATE.findall(page.read_text())
+        assert not found, f"{page.relative_to(quick_project)} shows {sorted(set(found))}"
+
+
+def test_the_private_text_check_can_fail():
+    assert PRIVATE.findall("/usr/lib/python3/site-packages/keras/x.py:1: UserWarning: Skipping")
+    assert PRIVATE.findall("saved to /tmp/tmpab12/results")
+    assert not PRIVATE.findall("results/tuning/search-1a2b: 16 trials, 5.0 s")

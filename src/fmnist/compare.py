@@ -48,15 +48,39 @@ class Comparison:
         """Only the models whose results exist, keyed by display name."""
         return {MODEL_CHAPTERS[s]: m for s, m in self.metrics.items() if m is not None}
 
+    @property
+    def tuned_is_default(self) -> bool:
+        """Whether the tuning chapter kept the default CNN (its results are the CNN's)."""
+        tuned = self.metrics.get("tuning")
+        return tuned is not None and tuned.get("kept") == "default"
+
+    @property
+    def compared_slugs(self) -> list[str]:
+        """The models that enter the figures, the paired tests and the conclusion: every model
+        with results, less a tuned CNN that is the default CNN (no model is tested against
+        itself)."""
+        return [s for s, m in self.metrics.items()
+                if m is not None and not (s == "tuning" and self.tuned_is_default)]
+
+    @property
+    def compared(self) -> dict[str, dict[str, Any]]:
+        """The compared models' metrics, keyed by display name."""
+        return {MODEL_CHAPTERS[s]: self.metrics[s] for s in self.compared_slugs}
+
     @functools.cached_property
-    def correct(self) -> dict[str, np.ndarray]:
-        """Per model, whether each test image was classified correctly."""
+    def correct_by_slug(self) -> dict[str, np.ndarray]:
+        """Per compared model (by chapter slug), whether each test image was classified
+        correctly."""
         out = {}
-        for slug, m in self.metrics.items():
-            if m is not None:
-                probs, y_true = load_predictions(self.results / slug)
-                out[MODEL_CHAPTERS[slug]] = probs.argmax(axis=1) == y_true
+        for slug in self.compared_slugs:
+            probs, y_true = load_predictions(self.results / slug)
+            out[slug] = probs.argmax(axis=1) == y_true
         return out
+
+    @property
+    def correct(self) -> dict[str, np.ndarray]:
+        """`correct_by_slug`, keyed by display name."""
+        return {MODEL_CHAPTERS[s]: c for s, c in self.correct_by_slug.items()}
 
 
 def load(results: Path) -> Comparison:
@@ -75,6 +99,15 @@ def results_table(comparison: Comparison) -> pd.DataFrame:
                          "test accuracy (%)": f"missing: run `fmnist run {slug}`",
                          "macro F1": "", "train time (s)": "", "inference (ms / 1k)": "",
                          "parameters": ""})
+            continue
+        if slug == "tuning" and comparison.tuned_is_default:
+            rows.append({"model": name,
+                         "test accuracy (%)": "the CNN's: the search found no better "
+                                              "configuration",
+                         "macro F1": "", "train time (s)": (
+                             f"{m.get('search_seconds') or 0:.1f} search + "
+                             f"{m['train_seconds']:.1f} rejected retrain"),
+                         "inference (ms / 1k)": "", "parameters": ""})
             continue
         rows.append({
             "model": name,
@@ -143,8 +176,11 @@ def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, 
 
 
 def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
-    """A short conclusion whose every number comes from the results files."""
-    models = comparison.available
+    """A short conclusion whose every number comes from the results files.
+
+    A tuned CNN that is the default CNN is not a model of its own: the conclusion says what the
+    search cost and found, and ranks the others."""
+    models = comparison.compared
     if not models:
         return "No model chapter has results yet."
     ranked = sorted(models.items(), key=lambda kv: -kv[1]["accuracy"])
@@ -161,12 +197,19 @@ def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
         text.append(f"Its lead over the runner-up, the {runner[0]} "
                     f"({100 * runner[1]['accuracy']:.2f} %), is {verdict} at the {alpha:g} level "
                     f"(McNemar p = {p:.3g}).")
-        fastest = min(models.items(), key=lambda kv: kv[1]["train_seconds"])
+        fastest = min(models.items(), key=lambda kv: training_seconds(kv[1]))
         text.append(f"The fastest to train is the {fastest[0]} "
-                    f"({fastest[1]['train_seconds']:.1f} s); the {best[0]} took "
-                    f"{best[1]['train_seconds']:.1f} s.")
+                    f"({training_seconds(fastest[1]):.1f} s); the {best[0]} took "
+                    f"{training_seconds(best[1]):.1f} s"
+                    + (" with its search." if best[1].get("search_seconds") else "."))
     hard = top_confusions(best[1], 1)[0]
     text.append(f"Its most frequent mistake is {hard[0]} taken for {hard[1]} ({hard[2]} times).")
+    if comparison.tuned_is_default:
+        tuned = comparison.metrics["tuning"]
+        text.append(f"The search found no configuration that beat the CNN on validation, so "
+                    f"there is no tuned model to rank: it cost "
+                    f"{tuned.get('search_seconds') or 0:.0f} s of search and "
+                    f"{tuned['train_seconds']:.0f} s of a retrain that was rejected.")
     return " ".join(text)
 
 
@@ -243,7 +286,7 @@ def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[s
     figures; `replica_note` says which machine and date the rerun is from."""
     study = {name: {"accuracy": m["accuracy"], "ci95": m["accuracy_ci95"],
                     "seconds": training_seconds(m)}
-             for name, m in comparison.available.items()}
+             for name, m in comparison.compared.items()}
     replica, note = {}, ""
     if bench is not None and bench.is_file():
         import json
