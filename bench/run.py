@@ -4,14 +4,20 @@ Part `report` runs the full default report (forced, so every chapter really runs
 chapter's wall time, each model's test accuracy and training time, and the peak memory. Part
 `replica` reruns the original study's procedure on the same machine: logistic regression (saga,
 max_iter=100) on [0, 1] pixels; dense 128-64 (Adam, 10 epochs, batch 128); CNN 32/64 3x3 filters,
-Dense 128, dropout 0.3 (Adam, 10 epochs, batch 128); a 5-trial random search of 5 epochs at batch
-32 with validation_split=0.2 over its space, and a 10-epoch retrain of the best model at batch 32.
-Like the original, it trains on all 60,000 training images in float64 and tests on the test set.
+Dense 128, dropout 0.3 (Adam, 10 epochs, batch 128). Like the original, it trains on all 60,000
+training images in float64 and tests on the test set.
+
+The original's last step, a 5-trial random search (5 epochs at batch 32, validation_split=0.2)
+over 108 architectures and a 10-epoch retrain of the winner at batch 32, was unseeded: its cost
+is a random variable (one draw measured 1,707 s, another on the same kind of machine 761 s). So
+the replica measures, in the same invocation, the training cost of every architecture of its
+space (a short timed fit of each at batch 32) and takes the search's **expected** cost over the
+space: five draws of five epochs, and a retrain whose architecture is any of the five with equal
+chance (a Monte Carlo over draws gives the 5th-95th percentile range). `--replica-search` also
+runs one real draw of the search, for the record.
 
 Every time target is a ratio to the original procedure measured in the same invocation (`--part
-all`, the default, runs both, the replica from scratch): machines of this kind differ up to 4x in
-speed. `--part replica --resume` keeps replica models already in latest.json and finished trials
-in bench/results/.replica_tuner/, for a slow machine where the replica's search was stopped.
+all`, the default, runs both): machines of this kind differ up to 4x in speed.
 
 Usage: python bench/run.py [--part report|replica|all|table] [--params params/default.yaml]
 Writes bench/results/latest.json and bench/results/latest.md, and the README's results table.
@@ -38,8 +44,15 @@ from fmnist.compare import BENCH_MODELS  # the display name of each model key be
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 MODELS = {"baseline": "logreg", "dense": "dense", "cnn": "cnn", "tuning": "tuned_cnn"}
-TARGETS = {"logreg": 0.845, "dense": 0.905, "cnn": 0.925, "tuned_cnn": 0.935}
-REPORT_RATIO_TARGET = 1.0  # whole default report / whole original procedure, same invocation
+# Goals for the code, kept here and in latest.md, never in the README's findings.
+TARGETS = {"tuned_cnn": 0.935}
+GAIN_TARGET = 0.01  # tuned CNN minus CNN on test, with Holm-adjusted McNemar p < 0.01
+REPORT_RATIO_TARGET = 0.8  # whole default report / expected whole original procedure
+# The original's search space: filters and kernel of each block, dense units (dropout costs
+# nothing); the random search's trials and epochs; its retrain's epochs.
+ORIGINAL_SPACE = {"filters1": [32, 64, 128], "filters2": [32, 64, 128], "kernel1": [3, 5],
+                  "kernel2": [3, 5], "dense_units": [64, 128, 256]}
+SEARCH_TRIALS, SEARCH_EPOCHS, RETRAIN_EPOCHS, SEARCH_BATCH = 5, 5, 10, 32
 
 
 def run_report(params: str) -> dict:
@@ -68,9 +81,30 @@ def run_report(params: str) -> dict:
             if extra in m:
                 models[key][extra] = m[extra]
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"profile": profile.name, "params_hash": profile.digest(), "params": profile.as_dict(),
+    return {"rungs": rungs(results), "profile": profile.name, "params_hash": profile.digest(),
+            "params": profile.as_dict(),
             "report_seconds": wall, "chapters": run["chapter_seconds"], "models": models,
             "peak_rss_mib": peak_kib / 1024, "versions": run["versions"]}
+
+
+def rungs(results: Path) -> list[dict]:
+    """Each step up the ladder (logistic regression, dense, CNN, tuned CNN) on the paired test
+    predictions: the gain, McNemar's exact p and Holm's adjustment over the steps tested.
+
+    A tuned CNN that is the default CNN (the search kept it) is no step and is not tested."""
+    from fmnist import compare, stats
+
+    study = compare.load(results)
+    ladder = [s for s in MODELS if s in study.compared_slugs]
+    steps = list(zip(ladder, ladder[1:], strict=False))
+    tests = [stats.mcnemar(study.correct_by_slug[b], study.correct_by_slug[a])
+             for a, b in steps]
+    adjusted = stats.holm([t["p_value"] for t in tests])
+    return [{"from": MODELS[a], "to": MODELS[b],
+             "gain": study.metrics[b]["accuracy"] - study.metrics[a]["accuracy"],
+             "only_upper_right": t["only_a_correct"], "only_lower_right": t["only_b_correct"],
+             "p": t["p_value"], "p_holm": h}
+            for (a, b), t, h in zip(steps, tests, adjusted, strict=True)]
 
 
 def _accuracy(model, x, y) -> float:
@@ -181,11 +215,81 @@ def _replica_cnn(x_train, y_train, x_test, y_test) -> dict:
     return {"accuracy": _accuracy(cnn, x_test[..., None], y_test), "train_seconds": seconds}
 
 
-def run_replica(save=lambda partial: None, measured: dict | None = None) -> dict:
+def _fit_seconds(model, x, y, steps: int) -> float:
+    start = time.perf_counter()
+    model.fit(x[:steps * SEARCH_BATCH], y[:steps * SEARCH_BATCH], epochs=1,
+              batch_size=SEARCH_BATCH, verbose=0)
+    return time.perf_counter() - start
+
+
+def _eval_seconds(model, x, y, n: int) -> float:
+    start = time.perf_counter()
+    model.evaluate(x[:n], y[:n], batch_size=SEARCH_BATCH, verbose=0)
+    return time.perf_counter() - start
+
+
+def architecture_costs(x, y, short: int = 10, long: int = 50) -> list[dict]:
+    """Every architecture of the original's search space, timed as its search trains it: the
+    seconds of one training step at batch 32 and of one validation image, each the difference of
+    a long and a short run (so a run's fixed overhead is neither counted per step nor lost: it is
+    kept per epoch)."""
+    import itertools
+
+    rows = []
+    for combo in itertools.product(*ORIGINAL_SPACE.values()):
+        arch = dict(zip(ORIGINAL_SPACE, combo, strict=True))
+        model = _original_cnn(arch["filters1"], arch["filters2"], arch["kernel1"],
+                              arch["kernel2"], arch["dense_units"], 0.3)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        _fit_seconds(model, x, y, 2)  # builds and traces the training step
+        t_short, t_long = _fit_seconds(model, x, y, short), _fit_seconds(model, x, y, long)
+        step = (t_long - t_short) / (long - short)
+        _eval_seconds(model, x, y, 2 * SEARCH_BATCH)
+        e_short = _eval_seconds(model, x, y, short * SEARCH_BATCH)
+        e_long = _eval_seconds(model, x, y, long * SEARCH_BATCH)
+        per_image = (e_long - e_short) / ((long - short) * SEARCH_BATCH)
+        rows.append({**arch, "step_seconds": step,
+                     "fit_overhead_seconds": max(t_short - short * step, 0.0),
+                     "eval_seconds_per_image": per_image,
+                     "eval_overhead_seconds": max(e_short - short * SEARCH_BATCH * per_image,
+                                                  0.0)})
+        print("architecture", rows[-1], flush=True)
+    return rows
+
+
+def expected_search(costs: list[dict], n_train: int = 60_000, val_split: float = 0.2,
+                    draws: int = 20_000) -> dict:
+    """The original search's and retrain's expected seconds over its space, from each
+    architecture's measured costs, and the 5th-95th percentile of their sum over random draws.
+
+    A trial trains `SEARCH_EPOCHS` epochs on the 80 % left by validation_split and scores the
+    20 % after each; the retrain trains `RETRAIN_EPOCHS` epochs on everything. The retrained
+    architecture is taken as any of the five drawn with equal chance (the search picks it on
+    validation accuracy, not on cost)."""
+    n_val = int(n_train * val_split)
+    steps_trial, steps_retrain = -(-(n_train - n_val) // SEARCH_BATCH), -(-n_train // SEARCH_BATCH)
+    trial = np.array([SEARCH_EPOCHS * (c["fit_overhead_seconds"] + steps_trial * c["step_seconds"]
+                                       + c["eval_overhead_seconds"]
+                                       + n_val * c["eval_seconds_per_image"]) for c in costs])
+    retrain = np.array([RETRAIN_EPOCHS * (c["fit_overhead_seconds"]
+                                          + steps_retrain * c["step_seconds"]) for c in costs])
+    rng = np.random.default_rng(0)
+    picks = rng.integers(len(costs), size=(draws, SEARCH_TRIALS))
+    winner = picks[np.arange(draws), rng.integers(SEARCH_TRIALS, size=draws)]
+    total = trial[picks].sum(axis=1) + retrain[winner]
+    return {"search_seconds": SEARCH_TRIALS * float(trial.mean()),
+            "retrain_seconds": float(retrain.mean()),
+            "whole_p5_p95": [float(np.percentile(total, 5)), float(np.percentile(total, 95))],
+            "trial_seconds_range": [float(trial.min()), float(trial.max())],
+            "architectures": len(costs)}
+
+
+def run_replica(save=lambda partial: None, draw_search: bool = False) -> dict:
     """The original study's whole procedure on this machine; `save` records each step.
 
-    Models already in `measured` (a previous run's figures, same machine) are not retrained,
-    so a run stopped in the hours-long search resumes there.
+    The tuned CNN's search and retrain are their expectation over the search space
+    (`expected_search`); `draw_search` also runs one real draw of them, for the record.
     """
     import keras
 
@@ -195,20 +299,25 @@ def run_replica(save=lambda partial: None, measured: dict | None = None) -> dict
     ds = load_dataset()
     # float64 in [0, 1], as the original fed its models.
     x_train, x_test = ds.x_train.astype(np.float64) / 255.0, ds.x_test.astype(np.float64) / 255.0
-    models = {k: v for k, v in (measured or {}).items() if k != "tuned_cnn"}
+    models = {}
     for key, fit in (("logreg", replica_logreg), ("dense", _replica_dense),
                      ("cnn", _replica_cnn)):
-        if key not in models:
-            models[key] = fit(x_train, ds.y_train, x_test, ds.y_test)
-            print("replica", key, models[key], flush=True)
-            save({"models": models, "complete": False})
-    models["tuned_cnn"] = replica_search(
-        x_train[..., None], ds.y_train, x_test[..., None], ds.y_test, OUT / ".replica_tuner",
-        lambda part: save({"models": models, "tuned_cnn_search": part, "complete": False}))
-    print("replica tuned", models["tuned_cnn"], flush=True)
-    # Summed from the parts, so a search resumed in a later run still counts once.
+        models[key] = fit(x_train, ds.y_train, x_test, ds.y_test)
+        print("replica", key, models[key], flush=True)
+        save({"models": models, "complete": False})
+    costs = architecture_costs(x_train[..., None], ds.y_train)
+    expected = expected_search(costs)
+    models["tuned_cnn"] = {"accuracy": None, "train_seconds": expected["retrain_seconds"],
+                           "search_seconds": expected["search_seconds"], "expected": expected}
+    record = {"models": models, "architecture_costs": costs, "complete": False}
+    if draw_search:
+        shutil.rmtree(OUT / ".replica_tuner", ignore_errors=True)
+        record["search_draw"] = replica_search(
+            x_train[..., None], ds.y_train, x_test[..., None], ds.y_test, OUT / ".replica_tuner",
+            lambda part: save({**record, "search_draw": part}))
+        models["tuned_cnn"]["accuracy"] = record["search_draw"]["accuracy"]
     total = sum(m["train_seconds"] + m.get("search_seconds", 0) for m in models.values())
-    return {"models": models, "total_seconds": total, "complete": True}
+    return {**record, "total_seconds": total, "complete": True}
 
 
 def machine() -> dict:
@@ -226,57 +335,107 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f} %"
 
 
+def _ci(m: dict) -> str:
+    low, high = m["accuracy_ci95"]
+    return f"{100 * m['accuracy']:.2f} % [{100 * low:.2f}, {100 * high:.2f}]"
+
+
+def _ratio(result: dict) -> float | None:
+    report, replica = result.get("report"), result.get("seed_replica") or {}
+    if report and replica.get("complete"):
+        return report["report_seconds"] / replica["total_seconds"]
+    return None
+
+
 def markdown(result: dict) -> str:
-    """The side-by-side table the README includes."""
-    report, replica = result.get("report"), result.get("seed_replica")
-    lines = ["| model | this study: validation | test accuracy | train time | original "
-             "procedure, rerun here: test accuracy | train time | time ratio (ours / original) "
-             "| target (test) |", "|---|---|---|---|---|---|---|---|"]
+    """The side-by-side table the README includes: what was measured, no targets."""
+    report, replica = result.get("report") or {}, result.get("seed_replica") or {}
+    lines = ["| model | this study: validation | test accuracy [95 % interval] | train time | "
+             "original procedure, rerun here: test accuracy | train time |",
+             "|---|---|---|---|---|---|"]
     for key, name in BENCH_MODELS.items():
-        ours = (report or {}).get("models", {}).get(key)
-        theirs = (replica or {}).get("models", {}).get(key)
+        ours, theirs = report.get("models", {}).get(key), replica.get("models", {}).get(key)
         cells = [name]
-        cells += ([_pct(ours.get("val_accuracy")), _pct(ours["accuracy"]), f"{_total(ours):.0f} s"]
-                  if ours else ["not measured", "", ""])
-        cells += ([_pct(theirs["accuracy"]), f"{_total(theirs):.0f} s"] if theirs
-                  else ["not measured", ""])
-        cells.append(f"{_total(ours) / _total(theirs):.2f}" if ours and theirs else "")
-        met = ours and ours["accuracy"] >= TARGETS[key]
-        cells.append(f"≥ {100 * TARGETS[key]:.1f} % " + ("(met)" if met else "(missed by "
-                     f"{100 * (TARGETS[key] - ours['accuracy']):.2f} points)" if ours else ""))
+        if ours and ours.get("kept") == "default":
+            cells += ["the CNN's (search kept it)", "the CNN's",
+                      f"{ours.get('search_seconds', 0):.0f} s of search + "
+                      f"{ours['train_seconds']:.0f} s of rejected retrain"]
+        elif ours:
+            cells += [_pct(ours.get("val_accuracy")), _ci(ours), f"{_total(ours):.0f} s"
+                      + (f" ({ours['search_seconds']:.0f} s of search)"
+                         if ours.get("search_seconds") else "")]
+        else:
+            cells += ["not measured", "", ""]
+        if theirs:
+            cells += [_pct(theirs.get("accuracy")) if theirs.get("accuracy") is not None
+                      else "not run (expected time only)", f"{_total(theirs):.0f} s"
+                      + (" expected" if theirs.get("expected") else "")]
+        else:
+            cells += ["not measured", ""]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"\nMachine: {result['machine']['cpu']}, Python {result['machine']['python']}. "
-             f"Profile `{(report or {}).get('profile')}`; {result.get('date', 'date unknown')}."]
+             f"Profile `{report.get('profile')}`; {result.get('date', 'date unknown')}."]
+    if report.get("rungs"):
+        notes.append("Each step up the ladder on the paired test predictions (McNemar's exact "
+                     "test, Holm-adjusted over the steps): " + "; ".join(
+                         f"{BENCH_MODELS[r['from']]} → {BENCH_MODELS[r['to']]} "
+                         f"{100 * r['gain']:+.2f} points, p = {r['p_holm']:.2g}"
+                         for r in report["rungs"]) + ".")
+    seeds = result.get("seeds")
+    if seeds:
+        notes.append(f"Over {seeds['n_seeds']} training seeds (the split fixed), the tuned "
+                     f"configuration's test accuracy minus the CNN's is "
+                     f"{100 * seeds['gain_mean']:+.2f} ± {100 * seeds['gain_sd']:.2f} points "
+                     f"(mean ± standard deviation; range {100 * seeds['gain_min']:+.2f} to "
+                     f"{100 * seeds['gain_max']:+.2f}; `python bench/seeds.py`).")
     if report:
         notes.append(f"Whole default report (every chapter and the site): "
                      f"{report['report_seconds']:.0f} s wall (chapters: " + ", ".join(
                          f"{k} {v:.0f} s" for k, v in report["chapters"].items()) +
                      f"); peak memory of the largest process {report['peak_rss_mib']:.0f} MiB.")
-    if replica and replica.get("complete"):
-        notes.append(f"Original procedure, whole: {replica['total_seconds']:.0f} s of training.")
+    if replica.get("complete"):
+        exp = replica["models"]["tuned_cnn"].get("expected")
+        fixed = replica["total_seconds"] - (exp["search_seconds"] + exp["retrain_seconds"]
+                                            if exp else 0)
+        notes.append(f"Original procedure, whole: {replica['total_seconds']:.0f} s of training"
+                     + (f", its random search and retrain taken at their expectation over the "
+                        f"search space ({exp['search_seconds']:.0f} s and "
+                        f"{exp['retrain_seconds']:.0f} s, from each of its "
+                        f"{exp['architectures']} architectures' cost measured in the same "
+                        f"invocation; over random draws the whole ranges from "
+                        f"{fixed + exp['whole_p5_p95'][0]:.0f} s to "
+                        f"{fixed + exp['whole_p5_p95'][1]:.0f} s, 5th to 95th percentile)"
+                        if exp else "") + ".")
         if report:
-            ratio = report["report_seconds"] / replica["total_seconds"]
-            verdict = "met" if ratio <= REPORT_RATIO_TARGET else "missed"
-            notes.append(f"**Report / original procedure: {ratio:.2f}** (target ≤ "
-                         f"{REPORT_RATIO_TARGET:.1f}, {verdict}).")
-        notes.append("Tuned-CNN times include the search.")
-    elif replica:
-        done = replica.get("tuned_cnn_search", {}).get("trials", [])
-        spent = sum(t["seconds"] for t in done)
-        before = sum(m["train_seconds"] for k, m in replica.get("models", {}).items()
-                     if k != "tuned_cnn")
-        notes.append(f"The original procedure's run was stopped in its random search, after "
-                     f"{len(done)} of 5 trials ({spent:.0f} s of trials), before its retrain: "
-                     f"it had spent {before + spent:.0f} s of training, a lower bound on its "
-                     "whole time.")
-        if report:
-            notes.append(f"**Report / original procedure: at most "
-                         f"{report['report_seconds'] / (before + spent):.2f}** (target ≤ "
-                         f"{REPORT_RATIO_TARGET:.1f}; the original's whole time is larger).")
+            notes.append(f"**Report / original procedure: {_ratio(result):.2f}**.")
     notes.append("The original procedure trains on all 60,000 training images and validates on "
                  "the test set; this study trains on 54,000, holding 6,000 out for validation.")
     notes.append("Command: `python bench/run.py` (see `bench/results/latest.json`).")
     return "\n".join(lines) + "\n" + " ".join(notes) + "\n"
+
+
+def targets(result: dict) -> str:
+    """The code's goals against what was measured: for bench/results/latest.md only."""
+    report = result.get("report") or {}
+    models, out = report.get("models", {}), ["\n## Targets (goals for the code)\n"]
+    for key, goal in TARGETS.items():
+        m = models.get(key)
+        if m:
+            short = 100 * (goal - m["accuracy"])
+            verdict = "met" if short <= 0 else f"missed by {short:.2f} points"
+            out.append(f"- {BENCH_MODELS[key]} ≥ {100 * goal:.1f} % test: "
+                       f"{_pct(m['accuracy'])} ({verdict}).")
+    for r in report.get("rungs", []):
+        if r["to"] == "tuned_cnn":
+            ok = r["gain"] >= GAIN_TARGET and r["p_holm"] < 0.01
+            out.append(f"- tuned minus CNN ≥ {100 * GAIN_TARGET:.1f} point with Holm p < 0.01: "
+                       f"{100 * r['gain']:+.2f} points, p = {r['p_holm']:.2g} "
+                       f"({'met' if ok else 'missed'}).")
+    ratio = _ratio(result)
+    if ratio is not None:
+        out.append(f"- whole report ≤ {REPORT_RATIO_TARGET} × the original procedure's expected "
+                   f"time: {ratio:.2f} ({'met' if ratio <= REPORT_RATIO_TARGET else 'missed'}).")
+    return "\n".join(out) + "\n"
 
 
 def main() -> None:
@@ -284,12 +443,14 @@ def main() -> None:
     parser.add_argument("--part", choices=["report", "replica", "all", "table"], default="all",
                         help="what to measure; `table` only re-renders the saved figures")
     parser.add_argument("--params", default="params/default.yaml")
-    parser.add_argument("--resume", action="store_true",
-                        help="replica alone: keep measured replica models and finished trials")
+    parser.add_argument("--replica-search", action="store_true",
+                        help="also run one real draw of the original's random search")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     latest = OUT / "latest.json"
     result = json.loads(latest.read_text()) if latest.is_file() else {}
+    if args.part == "all":  # one invocation, one set of figures: nothing from an earlier run
+        result = {k: v for k, v in result.items() if k == "seeds"}
     result["machine"] = machine()
     if args.part != "table":
         result["date"] = time.strftime("%Y-%m-%d")
@@ -297,20 +458,17 @@ def main() -> None:
         result["report"] = run_report(args.params)
         result.update({k: result["report"][k] for k in ("profile", "report_seconds", "chapters",
                                                          "models")})
+        latest.write_text(json.dumps(result, indent=2))
     if args.part in ("replica", "all"):
         def save(partial: dict) -> None:
             latest.write_text(json.dumps({**result, "seed_replica": partial}, indent=2))
 
-        resume = args.resume and args.part == "replica"
-        if not resume:  # same invocation, same conditions: the replica is measured afresh
-            shutil.rmtree(OUT / ".replica_tuner", ignore_errors=True)
-        previous = result.get("seed_replica", {}).get("models", {}) if resume else {}
-        result["seed_replica"] = run_replica(save, previous)
+        result["seed_replica"] = run_replica(save, args.replica_search)
     latest.write_text(json.dumps(result, indent=2))
     table = markdown(result)
-    (OUT / "latest.md").write_text(table)
+    (OUT / "latest.md").write_text(table + targets(result))
     replace_block("bench", table)
-    print(table)
+    print(table + targets(result))
 
 
 if __name__ == "__main__":
