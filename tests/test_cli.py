@@ -35,3 +35,31 @@ def test_unknown_chapter_is_a_usage_error():
     with pytest.raises(SystemExit) as err:
         cli.main(["run", "nonsense"])
     assert err.value.code == 2
+
+
+def test_a_runtime_only_install_names_the_extra_a_command_needs(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "papermill" else real(name, *a))
+    assert cli.main(["report"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fmnist: error: `fmnist report` needs the package's `report` extra "
+                          "(papermill missing")
+    assert "pip install 'fmnist-report[report]'" in err and "Traceback" not in err
+    assert cli.missing_extra("data") is None  # the runtime alone finds and verifies the data
+
+
+def test_the_command_line_reads_as_a_users_tool():
+    top = run_cli("--help")
+    assert top.returncode == 0
+    assert "A reproducible comparative study of models on Fashion-MNIST" in top.stdout
+    assert "fmnist run cnn --set cnn.epochs=20" in top.stdout
+    from fmnist import __version__
+
+    assert run_cli("--version").stdout.strip() == f"fmnist {__version__}"
+    run = " ".join(run_cli("run", "--help").stdout.split())  # as wrapped to any width
+    assert "CHAPTER" in run and "one of data, baseline, dense, cnn, tuning, comparison" in run
+    assert "(default: params/default.yaml)" in run
+    assert "(default: origin)" in run_cli("publish", "--help").stdout

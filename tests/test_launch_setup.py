@@ -43,9 +43,19 @@ def test_github_remotes_in_every_form(remote, url):
     assert launch.github_url(remote) == url
 
 
-def run_setup(monkeypatch, tmp_path, *, installed: bool, colab: bool):
-    """Execute the setup cell; return the commands it ran and the folder it moved to."""
+def run_setup(monkeypatch, tmp_path, *, installed: bool, colab: bool, cloned: bool = False,
+              cwd=None):
+    """Execute the setup cell in `cwd` (default: a folder outside any project); return the
+    commands it ran and the folders it moved to. `cloned`: the project is already where the
+    cell would clone it."""
     calls, moves = [], []
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    monkeypatch.chdir(cwd or outside)
+    project = "/content/fmnist-report" if colab else str(tmp_path / "fmnist-report")
+    real_isdir = __import__("os").path.isdir
+    monkeypatch.setattr("os.path.isdir", lambda p: (cloned or bool(calls)) if p == project
+                        else real_isdir(p))
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     monkeypatch.setattr("os.chdir", moves.append)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -84,8 +94,23 @@ def test_elsewhere_without_the_package_it_installs_into_the_home_folder(monkeypa
     assert moves == [str(tmp_path / "fmnist-report" / "book")]
 
 
-def test_where_the_package_is_installed_the_setup_does_nothing(monkeypatch, tmp_path):
-    assert run_setup(monkeypatch, tmp_path, installed=True, colab=True) == ([], [])
+def test_in_a_checkouts_book_folder_the_setup_does_nothing(monkeypatch, tmp_path):
+    assert run_setup(monkeypatch, tmp_path, installed=True, colab=False, cloned=True,
+                     cwd=ROOT / "book") == ([], [])
+    assert run_setup(monkeypatch, tmp_path, installed=True, colab=True,
+                     cwd=ROOT / "book") == ([], [])
+
+
+def test_after_a_colab_restart_it_moves_to_the_book_without_installing(monkeypatch, tmp_path):
+    # "Restart session": the package is installed, the working folder is /content again.
+    calls, moves = run_setup(monkeypatch, tmp_path, installed=True, colab=True, cloned=True)
+    assert calls == [] and moves == ["/content/fmnist-report/book"]
+
+
+def test_where_the_project_is_already_cloned_it_installs_without_cloning(monkeypatch, tmp_path):
+    calls, moves = run_setup(monkeypatch, tmp_path, installed=False, colab=True, cloned=True)
+    assert [c[1:4] for c in calls] == [["-m", "pip", "install"]]
+    assert moves == ["/content/fmnist-report/book"]
 
 
 def project_with_origin(tmp_path, origin):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections import Counter
 from pathlib import Path
@@ -13,17 +14,65 @@ from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
 
 DEFAULT_PARAMS = "params/default.yaml"
+DESCRIPTION = """\
+A reproducible comparative study of models on Fashion-MNIST: logistic regression, a dense
+network, a CNN and a KerasTuner-tuned CNN, trained and chosen on a validation split and tested
+once on the official test set. The chapters are Jupyter notebooks in book/, run with a parameter
+profile from params/, and rendered into a static site in _build/html/.
+
+main commands:
+  fmnist report                  run every chapter that is out of date, then build the site
+  fmnist run cnn --set cnn.epochs=20
+                                 rerun one chapter (and what depends on it) with new parameters
+  fmnist build                   render the site from the last executed chapters
+  fmnist data                    find and verify the data set; say where it is
+"""
+# What each command needs beyond the package's runtime: the `report` extra's modules.
+REPORT_EXTRA = ("papermill", "nbformat", "jupyter_client", "ipykernel", "jupyter_book")
+NEEDS: dict[str, tuple[str, ...]] = {"report": REPORT_EXTRA, "run": REPORT_EXTRA,
+                                     "tune": REPORT_EXTRA, "build": REPORT_EXTRA,
+                                     "publish": ("ghp_import",)}
+
+
+def missing_extra(command: str) -> str | None:
+    """A message naming the extra to install when `command` needs modules that are missing."""
+    missing = [m for m in NEEDS.get(command, ()) if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (f"`fmnist {command}` needs the package's `report` extra ({', '.join(missing)} "
+            "missing in this environment). Install it with `pip install 'fmnist-report[report]'`"
+            " from PyPI, `pip install '.[report]'` in a checkout, or `make env`.")
 USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy)  # the user can fix these: exit 2
 
 
 def _add_profile_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", default=DEFAULT_PARAMS,
-                   help=f"parameter profile (YAML), default {DEFAULT_PARAMS}")
+    p.add_argument("--params", default=DEFAULT_PARAMS, help="parameter profile (YAML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one parameter, e.g. --set cnn.epochs=20 (repeatable)")
     p.add_argument("--force", action="store_true",
                    help="rerun chapters even when their inputs are unchanged")
     _add_wait_arg(p)
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help that shows each option's default where it has a meaningful one (not for flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        meaningful = not (default is None or isinstance(default, bool) or default == []
+                          or default is argparse.SUPPRESS)
+        if meaningful and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _with_defaults_shown(add_parser):
+    """Sub-commands whose help shows their options' defaults."""
+    def add(name: str, **kwargs):
+        return add_parser(name, formatter_class=_DefaultsShown, description=kwargs.get("help"),
+                          **kwargs)
+    return add
 
 
 def _add_wait_arg(p: argparse.ArgumentParser) -> None:
@@ -34,13 +83,19 @@ def _add_wait_arg(p: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     """The command line: report, run, tune, data, build, publish, repository."""
-    parser = argparse.ArgumentParser(prog="fmnist", description=__doc__.splitlines()[0])
+    from fmnist import __version__
+
+    parser = argparse.ArgumentParser(prog="fmnist", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--root", type=Path, default=None,
                         help="project folder (default: found from the current folder)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = _with_defaults_shown(sub.add_parser)
     _add_profile_args(sub.add_parser("report", help="run every chapter and build the site"))
     run = sub.add_parser("run", help="rerun one chapter and those that depend on it, rebuild")
-    run.add_argument("chapter", choices=CHAPTERS)
+    run.add_argument("chapter", choices=CHAPTERS, metavar="CHAPTER",
+                     help=f"the chapter to rerun: one of {', '.join(CHAPTERS)}")
     _add_profile_args(run)
     tune = sub.add_parser("tune", help="run the tuning search (--workers N: KerasTuner's "
                           "distributed mode on this machine), then the chapters after it")
@@ -174,6 +229,10 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
     args = make_parser().parse_args(argv)
+    needs = missing_extra(args.command)
+    if needs:
+        print(f"fmnist: error: {needs}", file=sys.stderr)
+        return 2
     from fmnist.report import ChapterFailed
     from fmnist.site import PublishError
 

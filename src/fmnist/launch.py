@@ -22,9 +22,9 @@ _GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@githu
                      r"([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 
 SETUP_TEMPLATE = '''\
-# Setup. Where fmnist is installed (a local checkout, Binder) this does nothing. In a fresh
-# runtime (Colab) it fetches the project and installs the package with what running a chapter
-# needs: no test, site or lint tools, no pins that would make Colab restart its runtime.
+# Setup. In a local checkout or Binder this does nothing. In a fresh runtime (Colab) it fetches
+# the project and installs the package with what running a chapter needs: no test, site or lint
+# tools, no pins that would make Colab restart its runtime.
 # (Names start with `_`: every other plain global of a chapter is one of its parameters.)
 import importlib.util
 import os
@@ -33,12 +33,16 @@ import sys
 
 _REPOSITORY = "{repository}"  # written by `fmnist repository`
 
+_in_colab = "google.colab" in sys.modules  # Colab imports it before any cell runs
+_project = "/content/fmnist-report" if _in_colab else os.path.expanduser("~/fmnist-report")
 if importlib.util.find_spec("fmnist") is None:
-    _in_colab = "google.colab" in sys.modules  # Colab imports it before any cell runs
-    _project = "/content/fmnist-report" if _in_colab else os.path.expanduser("~/fmnist-report")
     if not os.path.isdir(_project):
         subprocess.run(["git", "clone", "-q", "--depth", "1", _REPOSITORY, _project], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", _project], check=True)
+    importlib.invalidate_caches()
+# A chapter runs in the project's book/ folder. After Colab's "Restart session" the package is
+# installed but the working folder is /content again: move whenever it is not a book/ folder.
+if not os.path.isfile(os.path.join("..", "_toc.yml")) and os.path.isdir(_project):
     os.chdir(os.path.join(_project, "book"))
 '''
 
