@@ -147,9 +147,19 @@ def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
 
     root = project_with_origin(tmp_path, None)
     (root / "params").mkdir()
+    shutil.copy(ROOT / "CITATION.cff", root)
+    old = launch.config_repository(root)
+    (root / "README.md").write_text(f"[Open in Colab]({old}/blob/main/book/04_cnn.ipynb)\n")
+    check = ["--root", str(root), "repository", "--check", "https://github.com/other/study"]
+    assert main(check) == 1, "the committed files name the old address"
     assert main(["--root", str(root), "repository", "https://github.com/other/study.git"]) == 0
     assert launch.config_repository(root) == "https://github.com/other/study"
     for ch in chapters():
         cell, = setup_cell(root / "book" / ch.notebook)
         assert cell.source == launch.setup_source("https://github.com/other/study")
+    assert 'repository-code: "https://github.com/other/study"' in (
+        root / "CITATION.cff").read_text()
+    assert (root / "README.md").read_text() == (
+        "[Open in Colab](https://github.com/other/study/blob/main/book/04_cnn.ipynb)\n")
+    assert main(check) == 0
     assert main(["--root", str(root), "repository", "https://example.org/x"]) == 2

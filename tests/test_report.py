@@ -73,6 +73,23 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     assert not report.is_fresh(root, profile, ch, results), "an edited notebook is stale"
 
 
+def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypatch):
+    root = project_copy(tmp_path)
+    profile = load_profile(root / "params" / "quick.yaml")
+    results = root / "results"
+    ch = next(c for c in report.chapters() if c.slug == "dense")
+    (results / "notebooks").mkdir(parents=True)
+    (results / "notebooks" / ch.notebook).write_text("{}")
+    (results / "dense").mkdir()
+    stamp = report.chapter_stamp(root, profile, ch, results)
+    (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
+    assert report.is_fresh(root, profile, ch, results)
+    installed = report.package_versions()
+    monkeypatch.setattr(report, "package_versions",
+                        lambda: {**installed, "tensorflow": "9.9.9"})  # as after `make lock`
+    assert not report.is_fresh(root, profile, ch, results)
+
+
 def test_a_failed_build_leaves_the_previous_site(tmp_path):
     root = project_copy(tmp_path)
     html = root / "_build" / "html"

@@ -120,11 +120,14 @@ def make_parser() -> argparse.ArgumentParser:
                           "chapter's setup cell at a GitHub repository")
     repo.add_argument("url", nargs="?", default=None,
                       help="https://github.com/<owner>/<name> (default: the git remote origin)")
+    repo.add_argument("--check", action="store_true",
+                      help="change nothing; exit 1 naming every place that names another "
+                           "address (the Pages workflow runs this)")
     return parser
 
 
-def set_repository(root: Path, url: str | None) -> int:
-    """`fmnist repository`: write the address into `_config.yml` and the setup cells."""
+def set_repository(root: Path, url: str | None, check: bool = False) -> int:
+    """`fmnist repository`: write the address everywhere it lives, or `check` that it is."""
     from fmnist import launch
 
     url = url or launch.git_repository(root)
@@ -132,10 +135,18 @@ def set_repository(root: Path, url: str | None) -> int:
         raise ParamsError("no GitHub remote `origin` in this checkout: give the address, "
                           "e.g. `fmnist repository https://github.com/<owner>/<name>`.")
     try:
+        if check:
+            wrong = launch.disagreeing(root, url)
+            if wrong:
+                print(f"fmnist: these name another repository than {url}: {', '.join(wrong)}. "
+                      f"Run `fmnist repository {url}` and commit the result.", file=sys.stderr)
+                return 1
+            print(f"repository: every place names {url}")
+            return 0
         changed = launch.set_repository(root, url)
     except ValueError as err:
         raise ParamsError(str(err)) from None
-    print(f"repository: {launch.config_repository(root)} ({len(changed)} setup cells rewritten)")
+    print(f"repository: {launch.config_repository(root)} ({len(changed)} files rewritten)")
     return 0
 
 
@@ -150,7 +161,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     root = project_root(args.root)
     if args.command == "repository":
-        return set_repository(root, args.url)
+        return set_repository(root, args.url, args.check)
     if args.command == "publish":
         target = site.publish_site(root, args.remote, args.branch)
         print(f"published {root / '_build' / 'html'} to {target}")

@@ -8,17 +8,28 @@ import platform
 import sys
 from pathlib import Path
 
+# The packages whose versions shape a chapter's numbers (or its pages' figures and tables).
+RESULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "keras", "tensorflow", "keras-tuner", "jax",
+                   "torch", "pandas", "matplotlib", "seaborn")
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages that produce the numbers, and the machine."""
+
+def package_versions() -> dict[str, str]:
+    """Python's version and every installed package of `RESULT_PACKAGES`, from the installed
+    metadata (cheap: nothing is imported)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("numpy", "scikit-learn", "keras", "tensorflow", "keras-tuner", "jax", "torch"):
+    for pkg in RESULT_PACKAGES:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             continue
+    return out
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages that produce the numbers, and the machine."""
+    out = package_versions()
     if "keras" in out:
         out["keras_backend"] = keras_backend()
     if "tensorflow" in sys.modules:  # a chapter's kernel: say where the models trained

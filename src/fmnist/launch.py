@@ -106,11 +106,54 @@ def write_setup_cells(notebooks: Iterable[Path], repository: str) -> list[Path]:
     return changed
 
 
-def set_repository(root: Path, repository: str) -> list[Path]:
-    """Point the site's configuration and every chapter's setup cell at `repository`."""
+# Text files that name the repository besides `_config.yml` and the setup cells: the citation
+# and the README (its links), rewritten wherever they name the configured address.
+ADDRESS_FILES = ("CITATION.cff", "README.md")
+
+
+def _chapters(root: Path) -> list[Path]:
+    return sorted((root / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _as_github(repository: str) -> str:
     url = github_url(repository)
     if url is None:
         raise ValueError(f"`{repository}` is not a GitHub repository address; give it as "
                          "https://github.com/<owner>/<name>")
-    write_config_repository(root / CONFIG_FILE, url)
-    return write_setup_cells(sorted((root / "book").glob("[0-9][0-9]_*.ipynb")), url)
+    return url
+
+
+def set_repository(root: Path, repository: str) -> list[Path]:
+    """Point every place that names the repository at `repository`: the site's configuration,
+    every chapter's setup cell, the citation and the README; return the files changed."""
+    url = _as_github(repository)
+    old = config_repository(root)
+    changed = []
+    for name in ADDRESS_FILES:
+        path = root / name
+        if path.is_file() and old != url and old in (text := path.read_text(encoding="utf-8")):
+            path.write_text(text.replace(old, url), encoding="utf-8")
+            changed.append(path)
+    if old != url:
+        write_config_repository(root / CONFIG_FILE, url)
+        changed.append(root / CONFIG_FILE)
+    return changed + write_setup_cells(_chapters(root), url)
+
+
+def disagreeing(root: Path, repository: str) -> list[str]:
+    """The places that do not name `repository`: `_config.yml`, a chapter's setup cell, the
+    citation (empty when every place agrees)."""
+    import nbformat
+
+    url = _as_github(repository)
+    out = [] if config_repository(root) == url else [CONFIG_FILE]
+    citation = root / "CITATION.cff"
+    if citation.is_file() and url not in citation.read_text(encoding="utf-8"):
+        out.append(citation.name)
+    source = setup_source(url)
+    for path in _chapters(root):
+        cells = [c for c in nbformat.read(path, as_version=4).cells
+                 if SETUP_TAG in c.metadata.get("tags", [])]
+        if [c.source for c in cells] != [source]:
+            out.append(f"book/{path.name}")
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fmnist import paths
-from fmnist.environment import machine_description, versions
+from fmnist.environment import machine_description, package_versions, versions
 from fmnist.params import CHAPTERS, Profile
 from fmnist.paths import STAMP_FILE
 from fmnist.results import METRICS_FILE, atomic_write_text, load_metrics
@@ -132,11 +132,13 @@ def _file_digest(path: Path) -> str:
 
 
 def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> str:
-    """What a chapter's output depends on: its parameters, notebook, the code and its inputs."""
+    """What a chapter's output depends on: its parameters, notebook, the code, its inputs and
+    the installed versions of the packages that shape results (a new lock reruns it)."""
     blob = json.dumps({"params": profile.chapter(ch.slug),
                        "inputs": chapter_inputs(ch.slug, results, profile),
                        "notebook": _hash_files([root / "book" / ch.notebook]),
-                       "code": code_hash()}, sort_keys=True, default=str)
+                       "code": code_hash(), "environment": package_versions()},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
