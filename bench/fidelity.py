@@ -6,6 +6,9 @@ chapter trains them) and once with the CNN chapter's full protocol, and reports 
 rank correlation between each fidelity's validation accuracy and the fully trained one, with the
 training time each fidelity costs.
 
+Each row records the space it was drawn from; the table reads only the rows of the default
+profile's current space.
+
 Usage: python bench/fidelity.py [--configs 8] [--seed 0]   appends to results/fidelity.jsonl
        python bench/fidelity.py --table                    renders results/fidelity.md
 """
@@ -26,7 +29,7 @@ from fmnist import data, environment, models, params, recipe, train, tune
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "fidelity.jsonl"
 # (epochs per trial, training images): the chapter's default and the candidates around it.
-FIDELITIES: list[tuple[int, int | None]] = [(2, 10_000), (4, 10_000), (2, 27_000)]
+FIDELITIES: list[tuple[int, int | None]] = [(2, 10_000), (3, 20_000), (4, 27_000)]
 
 
 def sample_configs(space: dict[str, list], n: int, seed: int) -> list[dict]:
@@ -57,10 +60,12 @@ def measure(n_configs: int, seed: int) -> None:
     tr, va = data.split_indices(ds.y_train, profile.sections["data"].val_fraction, shared.seed)
     x = data.channels(data.to_float(ds.x_train))
     full, val = (x[tr], ds.y_train[tr]), (x[va], ds.y_train[va])
-    for i, values in enumerate(sample_configs(profile.sections["tuning"].space, n_configs, seed)):
+    space = profile.sections["tuning"].space
+    for i, values in enumerate(sample_configs(space, n_configs, seed)):
         config = tune.with_searched(cnn, values)
-        row = {"config": i, "values": values, "machine": environment.machine_description(),
-               "date": time.strftime("%Y-%m-%d"), "fidelities": []}
+        row = {"config": i, "values": values, "space": params.params_hash(space),
+               "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d"),
+               "fidelities": []}
         for epochs, subset in FIDELITIES:
             xy = data.stratified_subset(*full, subset, shared.seed)
             row["fidelities"].append({"epochs": epochs, "subset": subset,
@@ -81,28 +86,49 @@ def measure(n_configs: int, seed: int) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-def spearman(a, b) -> float:
+def spearman(a, b) -> tuple[float, float]:
+    """Spearman's rank correlation and its two-sided p-value."""
     from scipy.stats import spearmanr
 
-    return float(spearmanr(a, b).statistic)
+    result = spearmanr(a, b)
+    return float(result.statistic), float(result.pvalue)
+
+
+def current_rows(rows: list[dict]) -> list[dict]:
+    """The measurements of the default profile's current search space, at today's fidelities."""
+    space = params.params_hash(params.load_profile(ROOT / "params" / "default.yaml")
+                               .sections["tuning"].space)
+    wanted = [[e, s] for e, s in FIDELITIES]
+    return [r for r in rows if r.get("space") == space
+            and [[f["epochs"], f["subset"]] for f in r["fidelities"]] == wanted]
 
 
 def table(rows: list[dict]) -> str:
-    """Per fidelity: Spearman with the retrained accuracy, mean time, and who it would pick."""
-    retrained = [r["retrained"]["val_accuracy"] for r in rows]
-    best = int(np.argmax(retrained))
-    lines = [f"{len(rows)} configurations; retrained with the CNN chapter's protocol: "
-             f"validation {100 * min(retrained):.2f}–{100 * max(retrained):.2f} %, mean "
+    """Per fidelity: Spearman with the retrained accuracy (and its p-value), mean time, and
+    where its top pick's retrained accuracy ranks among the configurations measured."""
+    rows = current_rows(rows)
+    if not rows:
+        return "No measurement of the current search space yet: `python bench/fidelity.py`.\n"
+    retrained = np.array([r["retrained"]["val_accuracy"] for r in rows])
+    lines = [f"{len(rows)} configurations drawn from the default search space; retrained with "
+             f"the CNN chapter's protocol: validation {100 * retrained.min():.2f}–"
+             f"{100 * retrained.max():.2f} % (median {100 * np.median(retrained):.2f} %), mean "
              f"{np.mean([r['retrained']['seconds'] for r in rows]):.0f} s each.\n",
-             "| epochs per trial | training images | Spearman ρ with retrained accuracy | "
-             "mean seconds per trial | its top pick's retrained accuracy |",
-             "|---|---|---|---|---|"]
+             "| epochs per trial | training images | Spearman ρ with retrained accuracy (p) | "
+             "mean seconds per trial | its top pick, retrained | rank of that pick |",
+             "|---|---|---|---|---|---|"]
     for k, (epochs, subset) in enumerate(FIDELITIES):
         scores = [r["fidelities"][k]["val_accuracy"] for r in rows]
         pick = int(np.argmax(scores))
-        lines.append(f"| {epochs} | {subset or 'all'} | {spearman(scores, retrained):.2f} | "
+        rho, p = spearman(scores, retrained)
+        rank = int(np.sum(retrained > retrained[pick])) + 1
+        lines.append(f"| {epochs} | {subset or 'all'} | {rho:.2f} ({p:.2g}) | "
                      f"{np.mean([r['fidelities'][k]['seconds'] for r in rows]):.0f} | "
-                     f"{100 * retrained[pick]:.2f} %{' (the best)' if pick == best else ''} |")
+                     f"{100 * retrained[pick]:.2f} % | {rank} of {len(rows)} |")
+    machines = sorted({r["machine"] for r in rows})
+    dates = sorted({r["date"] for r in rows})
+    lines.append(f"\nMachine: {', '.join(machines)}; {', '.join(dates)}. Command: "
+                 "`python bench/fidelity.py`.")
     return "\n".join(lines) + "\n"
 
 

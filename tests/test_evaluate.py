@@ -122,3 +122,36 @@ def test_the_chapter_summary_and_table_come_from_the_metrics(predictions):
 def test_accuracy_reads_the_same_in_text_and_tables():
     metrics = {"accuracy": 0.9197, "accuracy_ci95": [0.914, 0.925]}
     assert evaluate.format_accuracy(metrics, "table") == "91.97 [91.40, 92.50]"
+
+
+def test_a_damaged_results_folder_is_named_file_by_file(tmp_path):
+    y = np.arange(20) % 10
+    probs = np.eye(10)[y]
+    ev = evaluate.evaluate(probs, y, train_seconds=1.0)
+    folder = tmp_path / "dense"
+    results.save_evaluation(folder, ev)
+    (folder / "model.keras").write_bytes(b"")  # filled in below
+    import zipfile
+
+    with zipfile.ZipFile(folder / "model.keras", "w") as z:
+        z.writestr("config.json", "{}")
+    assert results.damage(tmp_path, "dense") is None
+    metrics = (folder / "metrics.json").read_text()
+    (folder / "metrics.json").write_text(metrics[: len(metrics) // 2])  # a disk that filled
+    assert results.damage(tmp_path, "dense") == f"{folder / 'metrics.json'}: not readable JSON " \
+                                                "(JSONDecodeError)"
+    with pytest.raises(results.DamagedResults, match="Run `fmnist run dense`"):
+        results.load_metrics(folder)
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": 1.0}))  # a hand edit
+    assert "incomplete: no accuracy_ci95" in results.damage(tmp_path, "dense")
+    (folder / "metrics.json").write_text(metrics)
+    (folder / "predictions.npz").write_bytes((folder / "predictions.npz").read_bytes()[:100])
+    assert results.damage(tmp_path, "dense").endswith("not a readable NumPy archive (BadZipFile)")
+    with pytest.raises(results.DamagedResults, match="predictions.npz is not a readable"):
+        results.load_predictions(folder)
+    np.savez(folder / "predictions.npz", probs=probs[:5], y_true=y)
+    assert "probabilities of shape (5, 10) for 20 labels" in results.damage(tmp_path, "dense")
+    results.save_evaluation(folder, ev)
+    (folder / "model.keras").unlink()
+    assert results.damage(tmp_path, "dense") == f"{folder / 'model.keras'}: missing"
+    assert results.damage(tmp_path, "comparison") is None  # it keeps no file a reader needs

@@ -221,3 +221,30 @@ def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
     assert report.chapter_inputs("tuning", tmp_path, profile) == before, "another search"
     trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.9}))  # rerun elsewhere
     assert report.chapter_inputs("tuning", tmp_path, profile) != before
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter, name, spoil", [
+    ("cnn", "predictions.npz", truncate),         # a copy interrupted
+    ("dense", "metrics.json", truncate),          # a disk that filled
+    ("baseline", "model.npz", lambda p: p.unlink()),  # a hand clean-up
+], ids=["truncated-predictions", "truncated-metrics", "missing-model"])
+def test_damaged_results_are_named_and_made_again(quick_project, chapter, name, spoil):
+    from fmnist.results import damage
+
+    spoil(quick_project / "results" / chapter / name)
+    proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert re.search(rf"\] {chapter} +damaged results \(results/{chapter}/{name}: ", proc.stdout)
+    assert re.search(rf"\] {chapter} +done in", proc.stdout)
+    for slug in ("data", "baseline", "dense", "cnn", "tuning"):
+        assert damage(quick_project / "results", slug) is None
+        metrics = json.loads((quick_project / "results" / slug / "metrics.json").read_text()) \
+            if slug != "data" else None
+        if metrics:  # the kept results agree with each other
+            probs, y = load_predictions(quick_project / "results" / slug)
+            assert metrics["accuracy"] == float(np.mean(probs.argmax(axis=1) == y))

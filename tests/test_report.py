@@ -53,6 +53,21 @@ def project_copy(tmp_path):
     return root
 
 
+def sound_dense_results(results):
+    """A complete, readable results folder for the dense chapter (what its readers need)."""
+    import zipfile
+
+    import numpy as np
+
+    from fmnist import evaluate
+    from fmnist.results import save_evaluation
+
+    y = np.arange(20) % 10
+    save_evaluation(results / "dense", evaluate.evaluate(np.eye(10)[y], y, train_seconds=1.0))
+    with zipfile.ZipFile(results / "dense" / "model.keras", "w") as z:
+        z.writestr("config.json", "{}")
+
+
 def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     root = project_copy(tmp_path)
     profile = load_profile(root / "params" / "quick.yaml")
@@ -61,7 +76,7 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     assert not report.is_fresh(root, profile, ch, results)
     (results / "notebooks").mkdir(parents=True)
     (results / "notebooks" / ch.notebook).write_text("{}")
-    (results / "dense").mkdir()
+    sound_dense_results(results)
     stamp = report.chapter_stamp(root, profile, ch, results)
     (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
     assert report.is_fresh(root, profile, ch, results)
@@ -71,6 +86,10 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     assert report.is_fresh(root, other, ch, results), "another chapter's change is irrelevant"
     (root / "book" / ch.notebook).write_text((root / "book" / ch.notebook).read_text() + " ")
     assert not report.is_fresh(root, profile, ch, results), "an edited notebook is stale"
+    (root / "book" / ch.notebook).write_text((root / "book" / ch.notebook).read_text()[:-1])
+    assert report.is_fresh(root, profile, ch, results)
+    (results / "dense" / "predictions.npz").write_bytes(b"truncated")
+    assert not report.is_fresh(root, profile, ch, results), "damaged results are stale"
 
 
 def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypatch):
@@ -80,7 +99,7 @@ def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypat
     ch = next(c for c in report.chapters() if c.slug == "dense")
     (results / "notebooks").mkdir(parents=True)
     (results / "notebooks" / ch.notebook).write_text("{}")
-    (results / "dense").mkdir()
+    sound_dense_results(results)
     stamp = report.chapter_stamp(root, profile, ch, results)
     (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
     assert report.is_fresh(root, profile, ch, results)
@@ -107,7 +126,9 @@ def test_tuning_depends_on_the_cnns_validation_accuracy_not_its_timings(tmp_path
     results = tmp_path / "results"
     (results / "cnn").mkdir(parents=True)
     def write_cnn(**metrics):
-        base = {"val_accuracy": 0.93, "accuracy": 0.92, "train_seconds": 100.0}
+        base = {"val_accuracy": 0.93, "accuracy": 0.92, "train_seconds": 100.0,
+                "accuracy_ci95": [0.91, 0.93], "macro": {}, "per_class": {},
+                "confusion_matrix": []}
         (results / "cnn" / "metrics.json").write_text(json.dumps({**base, **metrics}))
         return report.chapter_inputs("tuning", results)
     first = write_cnn()

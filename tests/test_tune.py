@@ -132,3 +132,40 @@ def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_who
     assert resumed == configs(run(tmp_path / "whole", 4))
     assert len(resumed) == 4
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in before.items()), "trial run again"
+
+
+@pytest.mark.parametrize("values_kept", [True, False], ids=["values-kept", "values-lost"])
+def test_a_damaged_trial_is_reported_and_rerun_the_rest_kept(tmp_path, capsys, values_kept):
+    first = configs(run(tmp_path, 3))
+    project = next(tmp_path.glob(f"{search.PROJECT}-*"))
+    trial_dirs = sorted(p for p in project.glob("trial_*") if p.is_dir())
+    damaged, kept = trial_dirs[1], [trial_dirs[0], trial_dirs[2]]
+    trial_json = damaged / "trial.json"
+    trial_json.write_text(trial_json.read_text()[:40])  # a disk that filled
+    if not values_kept:
+        (damaged / tune.VALUES_FILE).unlink()
+    before = {p: p.stat().st_mtime_ns for d in kept for p in d.glob("*.json")}
+    capsys.readouterr()
+    resumed = configs(run(tmp_path, 3))
+    out = capsys.readouterr().out
+    trial_id = damaged.name.removeprefix("trial_")
+    assert all(p.stat().st_mtime_ns == m for p, m in before.items()), "the rest was kept"
+    assert len(resumed) == 3
+    if values_kept:
+        assert f"trial {trial_id}: damaged trial.json rebuilt from its values; it runs again" in out
+        assert resumed == first, "the same trial ran again, with the same values"
+    else:
+        assert f"trial {trial_id}: damaged, its values lost: it runs again with values drawn " \
+               "afresh" in out
+        assert resumed[0] == first[0] and resumed[2] == first[2]
+
+
+def test_a_search_whose_oracle_is_damaged_says_how_to_start_afresh(tmp_path):
+    from fmnist.results import DamagedResults
+
+    run(tmp_path, 2)
+    project = next(tmp_path.glob(f"{search.PROJECT}-*"))
+    (project / "oracle.json").write_text("{")
+    next(project.glob("trial_*/trial.json")).write_text("")
+    with pytest.raises(DamagedResults, match="tuning.overwrite=true"):
+        run(tmp_path, 2)

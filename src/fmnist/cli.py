@@ -12,6 +12,7 @@ from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.lock import LockBusy, project_lock
 from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
+from fmnist.results import DamagedResults
 
 DEFAULT_PARAMS = "params/default.yaml"
 DESCRIPTION = """\
@@ -42,7 +43,7 @@ def missing_extra(command: str) -> str | None:
     return (f"`fmnist {command}` needs the package's `report` extra ({', '.join(missing)} "
             "missing in this environment). Install it with `pip install 'fmnist-report[report]'`"
             " from PyPI, `pip install '.[report]'` in a checkout, or `make env`.")
-USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy)  # the user can fix these: exit 2
+USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy, DamagedResults)  # exit 2: fixable
 
 
 def _add_profile_args(p: argparse.ArgumentParser) -> None:

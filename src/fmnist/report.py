@@ -20,7 +20,7 @@ from fmnist import paths
 from fmnist.environment import machine_description, package_versions, versions
 from fmnist.params import CHAPTERS, Profile
 from fmnist.paths import STAMP_FILE
-from fmnist.results import METRICS_FILE, atomic_write_text, load_metrics
+from fmnist.results import METRICS_FILE, DamagedResults, atomic_write_text, damage, load_metrics
 
 RUN_FILE = "run.json"
 NOTEBOOKS_DIR = "notebooks"
@@ -103,7 +103,10 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
         if dep == "data":
             return split_key(results)
         if (slug, dep) in METRIC_KEYS:
-            metrics = load_metrics(results / dep) or {}
+            try:
+                metrics = load_metrics(results / dep) or {}
+            except DamagedResults:
+                return "damaged"  # rerun once its chapter has made it again
             return {k: metrics.get(k) for k in METRIC_KEYS[slug, dep]}
         return _file_digest(results / dep / METRICS_FILE)
 
@@ -144,16 +147,19 @@ def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> s
 
 def _read_stamp(folder: Path) -> str | None:
     path = folder / STAMP_FILE
-    if not path.is_file():
+    try:
+        return json.loads(path.read_text())["stamp"]
+    except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: the chapter is stale
         return None
-    return json.loads(path.read_text())["stamp"]
 
 
 def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
-    """True when the chapter ran to the end with exactly these inputs."""
+    """True when the chapter ran to the end with exactly these inputs and every file its
+    readers need is sound (`results.damage`)."""
     notebook = results / NOTEBOOKS_DIR / ch.notebook
     stamp = _read_stamp(results / ch.slug)
-    return notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
+    return (notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
+            and damage(results, ch.slug) is None)
 
 
 def hide_parameter_cells(nb) -> None:
@@ -232,6 +238,11 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     return seconds
 
 
+def _relative(text: str, root: Path) -> str:
+    """A message about a project file, naming it from the project folder."""
+    return text.replace(f"{root}/", "")
+
+
 def run_chapters(root: Path, profile: Profile, selected: list[str],
                  force: bool | Iterable[str] = False,
                  log: Callable[[str], None] = say) -> dict[str, float]:
@@ -245,7 +256,10 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     for i, ch in enumerate(todo, start=1):
         prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
         forced = force is True or (force is not False and ch.slug in force)
-        if not forced and is_fresh(root, profile, ch, results):
+        damaged = _read_stamp(results / ch.slug) and damage(results, ch.slug)
+        if damaged and not forced:
+            log(f"{prefix} damaged results ({_relative(damaged, root)}): running it again")
+        elif not forced and is_fresh(root, profile, ch, results):
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
             continue
         log(f"{prefix} running {ch.notebook} ...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,82 @@ import numpy as np
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
+N_CLASSES = 10
+# What each chapter's readers need from its folder (the figures are the pages' own business).
+MODEL_FILES = (METRICS_FILE, PREDICTIONS_FILE)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "data": ("split.npz",),
+    "baseline": (*MODEL_FILES, "model.npz"),
+    "dense": (*MODEL_FILES, "model.keras"),
+    "cnn": (*MODEL_FILES, "model.keras"),
+    "tuning": MODEL_FILES,  # a kept default has a model only when the CNN chapter saved one
+    "comparison": (),
+}
+METRIC_KEYS = ("accuracy", "accuracy_ci95", "macro", "per_class", "confusion_matrix",
+               "train_seconds")
+
+
+class DamagedResults(RuntimeError):
+    """A results file is missing, unreadable or incomplete; the message names it and the
+    command that makes it again."""
+
+
+def _check_metrics(path: Path) -> str | None:
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"not readable JSON ({type(err).__name__})"
+    missing = [k for k in METRIC_KEYS if not isinstance(metrics, dict) or k not in metrics]
+    return f"incomplete: no {', '.join(missing)}" if missing else None
+
+
+def _check_npz(path: Path, arrays: tuple[str, ...]) -> str | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            loaded = {name: f[name] for name in arrays}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        return f"not a readable NumPy archive ({type(err).__name__})"
+    if "probs" in loaded:
+        probs, y = loaded["probs"], loaded["y_true"]
+        if probs.ndim != 2 or probs.shape != (len(y), N_CLASSES):
+            return f"incomplete: probabilities of shape {probs.shape} for {len(y)} labels"
+    return None
+
+
+def _check_zip(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile) as err:
+        return f"not a readable Keras file ({type(err).__name__})"
+    return f"its member {bad} is corrupt" if bad else None
+
+
+CHECKS: dict[str, Callable[[Path], str | None]] = {
+    METRICS_FILE: _check_metrics,
+    PREDICTIONS_FILE: lambda p: _check_npz(p, ("probs", "y_true")),
+    "model.npz": lambda p: _check_npz(p, ("coef", "intercept")),
+    "model.keras": _check_zip,
+    "split.npz": lambda p: _check_npz(p, ("train", "val")),
+}
+
+
+def damage(results: str | Path, chapter: str) -> str | None:
+    """What is wrong with a chapter's results folder, as `path: reason` for the first damaged
+    file its readers need (missing, unreadable or incomplete); None when every file is sound."""
+    folder = Path(results) / chapter
+    for name in REQUIRED.get(chapter, ()):
+        path = folder / name
+        reason = "missing" if not path.is_file() else CHECKS[name](path)
+        if reason:
+            return f"{path}: {reason}"
+    return None
+
+
+def _damaged(path: Path, reason: str) -> DamagedResults:
+    chapter = path.parent.name
+    return DamagedResults(f"{path} is {reason}: its chapter's results cannot be trusted. Run "
+                          f"`fmnist run {chapter}` (or `fmnist report`) to make them again.")
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
@@ -44,16 +121,25 @@ def save_evaluation(folder: str | Path, ev) -> Path:
 
 
 def load_metrics(folder: str | Path) -> dict[str, Any] | None:
-    """A chapter's metrics, or None when the chapter has not produced them."""
+    """A chapter's metrics, or None when the chapter has not produced them; `DamagedResults`
+    when the file is there but unreadable or incomplete."""
     path = Path(folder) / METRICS_FILE
     if not path.is_file():
         return None
+    reason = _check_metrics(path)
+    if reason:
+        raise _damaged(path, reason)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """A chapter's saved test-set class probabilities and true labels."""
-    with np.load(Path(folder) / PREDICTIONS_FILE, allow_pickle=False) as f:
+    """A chapter's saved test-set class probabilities and true labels (`DamagedResults` when
+    the file is missing, unreadable or incomplete)."""
+    path = Path(folder) / PREDICTIONS_FILE
+    reason = "missing" if not path.is_file() else CHECKS[PREDICTIONS_FILE](path)
+    if reason:
+        raise _damaged(path, reason)
+    with np.load(path, allow_pickle=False) as f:
         return f["probs"], f["y_true"]
 
 

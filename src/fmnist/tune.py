@@ -37,6 +37,7 @@ from fmnist.search import project_name, search_key
 from fmnist.train import best_epoch_callback, compile_model, fit_keras, seed_everything
 
 SECONDS_FILE = "seconds.json"
+VALUES_FILE = "values.json"  # a trial's hyperparameter values, written when it starts
 
 
 def encode_choices(values: list[Any]) -> list[Any]:
@@ -190,6 +191,10 @@ def _timed(base: type) -> type:
                 settle_reloaded_oracle(self.oracle)
 
         def run_trial(self, trial, *args, **kwargs):
+            # Kept apart from KerasTuner's trial.json, so a damaged one can be rebuilt and rerun.
+            folder = Path(self.get_trial_dir(trial.trial_id))
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / VALUES_FILE).write_text(json.dumps(trial.hyperparameters.values))
             start = time.perf_counter()
             out = super().run_trial(trial, *args, **kwargs)
             path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
@@ -208,9 +213,77 @@ def _timed(base: type) -> type:
     return Timed
 
 
+def _readable_trial(path: Path) -> bool:
+    try:
+        trial = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(trial, dict) and {"trial_id", "hyperparameters", "status"} <= set(trial)
+
+
+def _forget(state: dict[str, Any], trial_id: str) -> None:
+    """Take a trial out of a saved oracle state's end order and ongoing trials: started, not
+    ended, as if it had been interrupted."""
+    state["end_order"] = [t for t in state["end_order"] if t != trial_id]
+    state["ongoing_trials"] = {k: t for k, t in state["ongoing_trials"].items() if t != trial_id}
+
+
+def repair_search(folder: Path) -> list[str]:
+    """Make a search's folder safe to resume: every trial KerasTuner will reload is readable.
+
+    A damaged or missing `trial.json` (a disk that filled, a copy interrupted) is rebuilt from
+    the trial's saved values and queued to run again; where its values are lost too, the trial
+    keeps its place (KerasTuner numbers trials by count) with values drawn afresh, seeded by
+    the search's seed and the trial's number. The rest of the search is kept. Returns one line
+    per repaired trial; raises `DamagedResults` when the oracle's own state is unreadable
+    (nothing to resume from).
+    """
+    from fmnist.results import DamagedResults, atomic_write_text
+
+    oracle_file = folder / "oracle.json"
+    trials = sorted(p for p in folder.glob("trial_*") if p.is_dir())
+    damaged = [t for t in trials if not _readable_trial(t / "trial.json")]
+    if not damaged:
+        return []
+    try:
+        state = json.loads(oracle_file.read_text())
+    except (OSError, ValueError):
+        raise DamagedResults(f"{oracle_file} is missing or not readable JSON: the search cannot "
+                             "resume. Start it afresh with `--set tuning.overwrite=true`.") from None
+    notes = []
+    for trial_dir in damaged:
+        trial_id = trial_dir.name.removeprefix("trial_")
+        try:
+            values = json.loads((trial_dir / VALUES_FILE).read_text())
+        except (OSError, ValueError):
+            values = None
+        (trial_dir / SECONDS_FILE).unlink(missing_ok=True)
+        hp = kt.HyperParameters.from_config(state["hyperparameters"])
+        if values is None:
+            draw = int(state.get("seed") or 0) + int(trial_id)
+            values = {h.name: h.random_sample(draw + i) for i, h in enumerate(hp.space)}
+            notes.append(f"trial {trial_id}: damaged, its values lost: it runs again with "
+                         "values drawn afresh")
+        else:
+            notes.append(f"trial {trial_id}: damaged trial.json rebuilt from its values; it "
+                         "runs again")
+        hp.values = values
+        kt.engine.trial.Trial(hp, trial_id=trial_id, status="IDLE").save(
+            str(trial_dir / "trial.json"))
+        _forget(state, trial_id)
+        if trial_id not in state["retry_queue"]:
+            state["retry_queue"].append(trial_id)
+    atomic_write_text(oracle_file, json.dumps(state))
+    return notes
+
+
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
-    """The tuner named by `space.algorithm`, stateful in `directory` (resumable)."""
+    """The tuner named by `space.algorithm`, stateful in `directory` (resumable); a damaged
+    trial in it is reported and rerun (`repair_search`)."""
+    if not (space.overwrite if overwrite is None else overwrite):
+        for note in repair_search(Path(directory) / project_name(space, seed, data_key)):
+            print(note, flush=True)
 
     if isinstance(hypermodel, CnnHyperModel):
         hypermodel = _as_keras_tuner_hypermodel(hypermodel)
@@ -248,7 +321,10 @@ def trial_rows(tuner, cnn: CnnParams, space: dict[str, list[Any]]) -> list[dict[
         if trial.status != "COMPLETED" or trial.score is None:
             continue
         seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-        timing = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
+        try:
+            timing = json.loads(seconds_file.read_text())
+        except (OSError, ValueError):  # missing or damaged: the trial's time is unknown
+            timing = {}
         hp = trial.hyperparameters.values
         config = config_of(hp, cnn, space)
         arch = [getattr(config, k) for k in ("filters", "kernel_size", "dense_units",
