@@ -248,8 +248,9 @@ def repair_search(folder: Path) -> list[str]:
     try:
         state = json.loads(oracle_file.read_text())
     except (OSError, ValueError):
-        raise DamagedResults(f"{oracle_file} is missing or not readable JSON: the search cannot "
-                             "resume. Start it afresh with `--set tuning.overwrite=true`.") from None
+        raise DamagedResults(f"{oracle_file} is missing or not readable JSON: the search "
+                             "cannot resume. Start it afresh with `--set tuning.overwrite=true`."
+                             ) from None
     notes = []
     for trial_dir in damaged:
         trial_id = trial_dir.name.removeprefix("trial_")
