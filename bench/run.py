@@ -39,13 +39,12 @@ from pathlib import Path
 import numpy as np
 from readme import replace_block
 
-from fmnist.compare import BENCH_MODELS  # the display name of each model key below
+from fmnist.chapters import MODELS  # every model by its chapter's slug, with its display name
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
-MODELS = {"baseline": "logreg", "dense": "dense", "cnn": "cnn", "tuning": "tuned_cnn"}
 # Goals for the code, kept here and in latest.md, never in the README's findings.
-TARGETS = {"tuned_cnn": 0.935}
+TARGETS = {"tuning": 0.935}
 GAIN_TARGET = 0.01  # tuned CNN minus CNN on test, with Holm-adjusted McNemar p < 0.01
 REPORT_RATIO_TARGET = 0.8  # whole default report / expected whole original procedure
 # The original's search space: filters and kernel of each block, dense units (dropout costs
@@ -72,14 +71,14 @@ def run_report(params: str) -> dict:
         sys.exit(f"the report failed (exit {proc.returncode})")
     run = json.loads((results / "run.json").read_text())
     models = {}
-    for slug, key in MODELS.items():
+    for slug in MODELS:
         m = json.loads((results / slug / "metrics.json").read_text())
-        models[key] = {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"],
+        models[slug] = {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"],
                        "val_accuracy": m.get("val_accuracy"), "train_seconds": m["train_seconds"]}
         for extra in ("search_seconds", "kept", "changes", "retrained_val_accuracy",
                       "default_val_accuracy", "n_trials"):
             if extra in m:
-                models[key][extra] = m[extra]
+                models[slug][extra] = m[extra]
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"rungs": rungs(results), "profile": profile.name, "params_hash": profile.digest(),
             "params": profile.as_dict(),
@@ -100,7 +99,7 @@ def rungs(results: Path) -> list[dict]:
     tests = [stats.mcnemar(study.correct_by_slug[b], study.correct_by_slug[a])
              for a, b in steps]
     adjusted = stats.holm([t["p_value"] for t in tests])
-    return [{"from": MODELS[a], "to": MODELS[b],
+    return [{"from": a, "to": b,
              "gain": study.metrics[b]["accuracy"] - study.metrics[a]["accuracy"],
              "only_upper_right": t["only_a_correct"], "only_lower_right": t["only_b_correct"],
              "p": t["p_value"], "p_holm": h}
@@ -300,14 +299,14 @@ def run_replica(save=lambda partial: None, draw_search: bool = False) -> dict:
     # float64 in [0, 1], as the original fed its models.
     x_train, x_test = ds.x_train.astype(np.float64) / 255.0, ds.x_test.astype(np.float64) / 255.0
     models = {}
-    for key, fit in (("logreg", replica_logreg), ("dense", _replica_dense),
+    for key, fit in (("baseline", replica_logreg), ("dense", _replica_dense),
                      ("cnn", _replica_cnn)):
         models[key] = fit(x_train, ds.y_train, x_test, ds.y_test)
         print("replica", key, models[key], flush=True)
         save({"models": models, "complete": False})
     costs = architecture_costs(x_train[..., None], ds.y_train)
     expected = expected_search(costs)
-    models["tuned_cnn"] = {"accuracy": None, "train_seconds": expected["retrain_seconds"],
+    models["tuning"] = {"accuracy": None, "train_seconds": expected["retrain_seconds"],
                            "search_seconds": expected["search_seconds"], "expected": expected}
     record = {"models": models, "architecture_costs": costs, "complete": False}
     if draw_search:
@@ -315,7 +314,7 @@ def run_replica(save=lambda partial: None, draw_search: bool = False) -> dict:
         record["search_draw"] = replica_search(
             x_train[..., None], ds.y_train, x_test[..., None], ds.y_test, OUT / ".replica_tuner",
             lambda part: save({**record, "search_draw": part}))
-        models["tuned_cnn"]["accuracy"] = record["search_draw"]["accuracy"]
+        models["tuning"]["accuracy"] = record["search_draw"]["accuracy"]
     total = sum(m["train_seconds"] + m.get("search_seconds", 0) for m in models.values())
     return {**record, "total_seconds": total, "complete": True}
 
@@ -353,7 +352,7 @@ def markdown(result: dict) -> str:
     lines = ["| model | this study: validation | test accuracy [95 % interval] | train time | "
              "original procedure, rerun here: test accuracy | train time |",
              "|---|---|---|---|---|---|"]
-    for key, name in BENCH_MODELS.items():
+    for key, name in MODELS.items():
         ours, theirs = report.get("models", {}).get(key), replica.get("models", {}).get(key)
         cells = [name]
         if ours and ours.get("kept") == "default":
@@ -378,7 +377,7 @@ def markdown(result: dict) -> str:
     if report.get("rungs"):
         notes.append("Each step up the ladder on the paired test predictions (McNemar's exact "
                      "test, Holm-adjusted over the steps): " + "; ".join(
-                         f"{BENCH_MODELS[r['from']]} → {BENCH_MODELS[r['to']]} "
+                         f"{MODELS[r['from']]} → {MODELS[r['to']]} "
                          f"{100 * r['gain']:+.2f} points, p = {r['p_holm']:.2g}"
                          for r in report["rungs"]) + ".")
     seeds = result.get("seeds")
@@ -394,7 +393,7 @@ def markdown(result: dict) -> str:
                          f"{k} {v:.0f} s" for k, v in report["chapters"].items()) +
                      f"); peak memory of the largest process {report['peak_rss_mib']:.0f} MiB.")
     if replica.get("complete"):
-        exp = replica["models"]["tuned_cnn"].get("expected")
+        exp = replica["models"]["tuning"].get("expected")
         fixed = replica["total_seconds"] - (exp["search_seconds"] + exp["retrain_seconds"]
                                             if exp else 0)
         notes.append(f"Original procedure, whole: {replica['total_seconds']:.0f} s of training"
@@ -423,10 +422,10 @@ def targets(result: dict) -> str:
         if m:
             short = 100 * (goal - m["accuracy"])
             verdict = "met" if short <= 0 else f"missed by {short:.2f} points"
-            out.append(f"- {BENCH_MODELS[key]} ≥ {100 * goal:.1f} % test: "
+            out.append(f"- {MODELS[key]} ≥ {100 * goal:.1f} % test: "
                        f"{_pct(m['accuracy'])} ({verdict}).")
     for r in report.get("rungs", []):
-        if r["to"] == "tuned_cnn":
+        if r["to"] == "tuning":
             ok = r["gain"] >= GAIN_TARGET and r["p_holm"] < 0.01
             out.append(f"- tuned minus CNN ≥ {100 * GAIN_TARGET:.1f} point with Holm p < 0.01: "
                        f"{100 * r['gain']:+.2f} points, p = {r['p_holm']:.2g} "

@@ -168,9 +168,9 @@ def test_headline_inputs_take_the_replica_from_the_benchmark(study, tmp_path):
     bench.write_text(json.dumps({
         "machine": {"cpu": "Some CPU, 2 cores"}, "date": "2026-01-02",
         "seed_replica": {"models": {"cnn": {"accuracy": 0.9, "train_seconds": 100.0},
-                                    "tuned_cnn": {"accuracy": 0.91, "train_seconds": 100.0,
+                                    "tuning": {"accuracy": 0.91, "train_seconds": 100.0,
                                                   "search_seconds": 50.0},
-                                    "logreg": {"accuracy": None, "train_seconds": 1.0}}}}))
+                                    "baseline": {"accuracy": None, "train_seconds": 1.0}}}}))
     inputs = compare.headline_inputs(study, bench)
     assert set(inputs["study"]) == {"Logistic regression", "CNN"}
     assert inputs["study"]["CNN"]["seconds"] == 1.0

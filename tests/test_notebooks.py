@@ -44,7 +44,8 @@ def test_one_parameters_cell_with_schema_defaults(path):
         values[node.target.id] = ast.literal_eval(node.value)
     expected = {**dataclasses.asdict(params.SharedParams()),
                 **dataclasses.asdict(params.SCHEMAS[slug]()),
-                **{params.reads_key(dep): dataclasses.asdict(params.SCHEMAS[dep]())
+                **{params.reads_key(dep): params.received(
+                    slug, dep, dataclasses.asdict(params.SCHEMAS[dep]()))
                    for dep in params.READS.get(slug, ())}}
     assert values == expected
     every_line_commented = all("#" in line for line in cells[0].source.splitlines()[1:])

@@ -66,8 +66,8 @@ def test_unknown_section_suggests_the_closest_name(tmp_path):
     ("seed: true\n", "`seed` must be an integer >= 0; got True"),
     ("data:\n  train_subset: 70000\n", "`data.train_subset` must be null or an integer"),
     ("data:\n  train_subset: 1000\ntuning:\n  search_subset: 5000\n", "larger than the training"),
-    ("cnn:\n  batch_norm: after\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
-    ("cnn:\n  batch_norm: 1\n", "`cnn.batch_norm` must be true, false, none, conv or pool"),
+    ("cnn:\n  batch_norm: after\n", "`cnn.batch_norm` must be none, conv or pool"),
+    ("cnn:\n  batch_norm: 1\n", "`cnn.batch_norm` must be none, conv or pool"),
 ])
 def test_bad_values_name_file_key_and_allowed(tmp_path, text, fragment):
     path = write(tmp_path, text)
@@ -130,7 +130,8 @@ def test_tuning_chapter_receives_the_cnn_section_and_checks_its_space_against_it
     profile = load_profile(ROOT / "params" / "quick.yaml")
     values = profile.chapter("tuning")
     assert values["cnn_params"] == dataclasses.asdict(profile.sections["cnn"])
-    assert values["data_params"] == dataclasses.asdict(profile.sections["data"])
+    # Of the data section, only the split's keys: the sample grid changes nothing it computes.
+    assert values["data_params"] == {"val_fraction": 0.1, "train_subset": 3000}
     assert params.read_section("tuning", "cnn", values) == profile.sections["cnn"]
     bad = {**values, "space": {"filters": [[8, 16, 32]], "kernel_size": [[3, 3]]}}
     with pytest.raises(ParamsError, match="as many blocks"):
@@ -150,3 +151,13 @@ def test_the_original_profile_is_the_original_study():
     assert cnn.batch_norm == "none" and cnn.label_smoothing == 0 and cnn.ema_momentum == 0
     assert (tuning.algorithm, tuning.max_trials, tuning.trial_epochs) == ("random", 5, 5)
     assert len(tuning.space["filters"]) == 9 and len(tuning.space["kernel_size"]) == 4
+
+
+def test_a_setting_of_the_data_chapters_figure_leaves_the_model_chapters_alone():
+    profile = load_profile(ROOT / "params" / "quick.yaml")
+    grid = load_profile(ROOT / "params" / "quick.yaml", ["data.samples_per_class=2"])
+    split = load_profile(ROOT / "params" / "quick.yaml", ["data.val_fraction=0.2"])
+    assert grid.chapter("data") != profile.chapter("data")
+    for slug in ("baseline", "dense", "cnn", "tuning"):
+        assert grid.chapter(slug) == profile.chapter(slug), slug
+        assert split.chapter(slug) != profile.chapter(slug), slug

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from fmnist import report, site
+from fmnist import chapters, report, site
 from fmnist.params import load_profile
 
 
@@ -25,12 +25,12 @@ def test_chapters_run_in_the_designed_order():
     ("comparison", ["comparison"]),
 ])
 def test_rerunning_a_chapter_reruns_what_depends_on_it(slug, expected):
-    assert report.downstream(slug) == expected
+    assert chapters.downstream(slug) == expected
 
 
 def test_unknown_chapter_is_rejected():
     with pytest.raises(ValueError, match="unknown chapter"):
-        report.downstream("svm")
+        chapters.downstream("svm")
 
 
 def test_parameter_cells_are_hidden():
@@ -115,7 +115,7 @@ def test_a_failed_build_leaves_the_previous_site(tmp_path):
     html.mkdir(parents=True)
     (html / "index.html").write_text("previous")
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/missing\n")
-    with pytest.raises(report.ChapterFailed, match="previous site is untouched"):
+    with pytest.raises(site.SiteFailed, match="previous site is untouched"):
         site.build_site(root, root / "results")
     assert (html / "index.html").read_text() == "previous"
 
@@ -137,3 +137,43 @@ def test_tuning_depends_on_the_cnns_validation_accuracy_not_its_timings(tmp_path
     profile = load_profile(ROOT / "params" / "quick.yaml")
     other = load_profile(ROOT / "params" / "quick.yaml", ["cnn.dropout=0.4"])
     assert profile.chapter("tuning") != other.chapter("tuning")
+
+
+def test_the_dependency_graph_comes_from_the_pipeline_table(tmp_path):
+    from fmnist.chapters import PIPELINE
+
+    assert [c.slug for c in report.chapters()] == [c.slug for c in PIPELINE]
+    for ch in PIPELINE:  # `downstream` is the reverse of what each chapter reads
+        readers = {c.slug for c in PIPELINE if ch.slug in c.reads}
+        assert set(chapters.downstream(ch.slug)) - {ch.slug} >= readers
+    root = project_copy(tmp_path)
+    results = root / "results"
+    profile = load_profile(root / "params" / "quick.yaml")
+    grid = load_profile(root / "params" / "quick.yaml", ["data.samples_per_class=2"])
+    for ch in PIPELINE:
+        same = report.chapter_stamp(root, profile, ch, results) == report.chapter_stamp(
+            root, grid, ch, results)
+        assert same == (ch.slug != "data"), f"{ch.slug}: only the data chapter draws the grid"
+
+
+def test_no_module_of_the_package_imports_another_in_a_cycle():
+    import ast
+
+    package = ROOT / "src" / "fmnist"
+    graph = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        deps = set()
+        for node in ast.walk(tree):  # module level and inside functions alike
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fmnist"):
+                parts = (node.module or "").split(".")
+                deps |= ({parts[1]} if len(parts) > 1 else {a.name for a in node.names})
+        graph[path.stem] = deps & {p.stem for p in package.glob("*.py")}
+
+    def reaches(start, goal, seen=()):
+        return any(d == goal or (d not in seen and reaches(d, goal, (*seen, d)))
+                   for d in graph[start])
+
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == [], f"modules in an import cycle: {cycles}"
+    assert graph["chapters"] == set(), "the pipeline's table imports nothing of the project's"

@@ -103,7 +103,7 @@ def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 5)
     cnn = evaluate.evaluate(rng.dirichlet(np.ones(10), size=len(y)), y, n_params=123,
-                            inference_ms_per_1k=4.0, tta=True)
+                            inference_ms_per_1k=4.0, tta=True, train_seconds=1.0)
     results.save_evaluation(tmp_path / "cnn", cnn)
     (tmp_path / "tuning").mkdir()
     record = {"model": "Tuned CNN", "kept": "default", "train_seconds": 0.0}

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fmnist.params import READS, SCHEMAS, SharedParams, reads_key
+from fmnist.params import READS, SCHEMAS, SharedParams, reads_key, received
 
 PARAMETERS_TAG = "parameters"
 HEADER = "# Parameters (papermill replaces these; `fmnist report` passes a profile's values)."
@@ -39,7 +39,8 @@ def parameters_source(chapter: str) -> str:
     help, and one mapping per section it reads (`params.READS`)."""
     lines = [HEADER, *_lines(SharedParams, SharedParams()),
              *_lines(SCHEMAS[chapter], SCHEMAS[chapter]())]
-    lines += [f"{reads_key(dep)}: dict = {dataclasses.asdict(SCHEMAS[dep]())!r}  "
+    lines += [f"{reads_key(dep)}: dict = "
+              f"{received(chapter, dep, dataclasses.asdict(SCHEMAS[dep]()))!r}  "
               f"# the profile's {dep} section" for dep in READS.get(chapter, ())]
     return "\n".join(lines)
 

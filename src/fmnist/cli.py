@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from fmnist.chapters import downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.lock import LockBusy, project_lock
 from fmnist.params import CHAPTERS, ParamsError, load_profile
@@ -187,19 +188,29 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
-    from fmnist import report, site
+    from fmnist import report
 
     if args.command == "tune":
         return run_tune(args, root, profile)
-    if args.command == "build":
-        index = site.build_site(root, results_path(root, profile.shared.results_dir))
-        print(f"open {index}")
-        return 0
     if args.command == "report":
         report.run_report(root, profile, list(CHAPTERS), force=args.force)
-    else:  # the named chapter always reruns; those after it only where their inputs changed
-        report.run_report(root, profile, report.downstream(args.chapter),
+    elif args.command == "run":  # the named chapter always reruns; those after it if stale
+        report.run_report(root, profile, downstream(args.chapter),
                           force=args.force or [args.chapter])
+    return build(root, profile, announce=args.command != "build")
+
+
+def build(root: Path, profile, announce: bool = True) -> int:
+    """Render the site from the last executed chapters; say where it is."""
+    import time
+
+    from fmnist import site
+
+    start = time.perf_counter()
+    if announce:
+        print("building the site ...", flush=True)
+    index = site.build_site(root, results_path(root, profile.shared.results_dir))
+    print(f"site built in {time.perf_counter() - start:.1f} s; open {index}")
     return 0
 
 
@@ -233,9 +244,10 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     per_worker = Counter(row["worker"] for row in setup.rows())
     print(f"search finished: {sum(per_worker.values())} trials " + ", ".join(
         f"{w}: {n}" for w, n in sorted(per_worker.items())))
-    if not args.no_report:
-        report.run_report(root, profile, report.downstream("tuning"), force=args.force)
-    return 0
+    if args.no_report:
+        return 0
+    report.run_report(root, profile, downstream("tuning"), force=args.force)
+    return build(root, profile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,14 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fmnist: error: {needs}", file=sys.stderr)
         return 2
     from fmnist.report import ChapterFailed
-    from fmnist.site import PublishError
+    from fmnist.site import PublishError, SiteFailed
 
     try:
         return dispatch(args)
     except (*USAGE_ERRORS, PublishError) as err:
         print(f"fmnist: error: {err}", file=sys.stderr)
         return 2
-    except ChapterFailed as err:
+    except (ChapterFailed, SiteFailed) as err:
         print(f"fmnist: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

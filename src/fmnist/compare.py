@@ -11,16 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fmnist.chapters import MODELS
 from fmnist.evaluate import format_accuracy
 from fmnist.results import load_metrics, load_predictions
 from fmnist.stats import holm, mcnemar
 
-MODEL_CHAPTERS: dict[str, str] = {
-    "baseline": "Logistic regression",
-    "dense": "Dense network",
-    "cnn": "CNN",
-    "tuning": "Tuned CNN",
-}
+MODEL_CHAPTERS: dict[str, str] = MODELS  # display name of each model chapter, by slug
 
 # Published figures, not run here: shown beneath the table, clearly marked.
 REFERENCES: list[dict[str, Any]] = [
@@ -263,9 +259,7 @@ def tuned_vs_default(comparison: Comparison, alpha: float = 0.05) -> str:
             f"(exact McNemar test, p = {test['p_value']:.3g}).")
 
 
-# bench/run.py's names for the models, and the file its last run wrote.
-BENCH_MODELS = {"logreg": "Logistic regression", "dense": "Dense network", "cnn": "CNN",
-                "tuned_cnn": "Tuned CNN"}
+# The file bench/run.py's last run wrote (its models keyed by chapter slug).
 BENCH_FILE = Path("bench") / "results" / "latest.json"
 
 
@@ -293,8 +287,8 @@ def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[s
 
         record = json.loads(bench.read_text())
         for key, m in ((record.get("seed_replica") or {}).get("models") or {}).items():
-            if key in BENCH_MODELS and m.get("accuracy") is not None:
-                replica[BENCH_MODELS[key]] = {"accuracy": m["accuracy"],
+            if key in MODELS and m.get("accuracy") is not None:
+                replica[MODELS[key]] = {"accuracy": m["accuracy"],
                                               "seconds": training_seconds(m)}
         machine = record.get("machine", {})
         note = f"{machine.get('cpu', 'unknown machine')}, {record.get('date', '')}".strip(", ")

@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
-CHAPTERS: tuple[str, ...] = ("data", "baseline", "dense", "cnn", "tuning", "comparison")
+from fmnist.chapters import PIPELINE, SLUGS
+
+CHAPTERS: tuple[str, ...] = SLUGS
 MAX_TRAIN = 60_000
 BN_PLACEMENTS: tuple[str, ...] = ("none", "conv", "pool")  # models.build_cnn's batch_norm
 HEADS: tuple[str, ...] = ("flatten", "gap")  # models.build_cnn's head
@@ -217,11 +219,17 @@ SCHEMAS: dict[str, type] = {
     "data": DataParams, "baseline": BaselineParams, "dense": DenseParams, "cnn": CnnParams,
     "tuning": TuningParams, "comparison": ComparisonParams,
 }
-# Sections a chapter receives besides its own: every model chapter the data section (to make the
-# split itself when the data chapter has not run, e.g. in a fresh Colab runtime); the tuning
-# chapter also the CNN's configuration and protocol, which every trial and its retrain use.
-READS: dict[str, tuple[str, ...]] = {"baseline": ("data",), "dense": ("data",), "cnn": ("data",),
-                                     "tuning": ("data", "cnn")}
+# Sections a chapter receives besides its own (`chapters.PIPELINE`): every model chapter the
+# split's keys of the data section (to make the split itself when the data chapter has not run,
+# e.g. in a fresh Colab runtime); the tuning chapter also the CNN's configuration and protocol.
+READS: dict[str, tuple[str, ...]] = {c.slug: tuple(c.receives) for c in PIPELINE if c.receives}
+
+
+def received(chapter: str, section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of another chapter's section that `chapter` receives (those that change its
+    results), from all of the section's `values`."""
+    keys = next(c for c in PIPELINE if c.slug == chapter).receives[section]
+    return dict(values) if keys is None else {k: values[k] for k in keys}
 
 
 def reads_key(section: str) -> str:
@@ -241,7 +249,7 @@ class Profile:
         """The papermill parameters of one chapter: shared keys, its section and, as one mapping
         each (`<section>_params`), the sections it reads (`READS`)."""
         return {**dataclasses.asdict(self.shared), **dataclasses.asdict(self.sections[name]),
-                **{reads_key(dep): dataclasses.asdict(self.sections[dep])
+                **{reads_key(dep): received(name, dep, dataclasses.asdict(self.sections[dep]))
                    for dep in READS.get(name, ())}}
 
     def as_dict(self) -> dict[str, Any]:

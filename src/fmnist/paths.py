@@ -6,6 +6,8 @@ from pathlib import Path
 
 MARKERS = ("_toc.yml", "book")
 STAMP_FILE = "stamp.json"  # written by the runner when a chapter finishes (report.py)
+RUN_FILE = "run.json"  # the last run's record: timings, parameters, versions (report.py)
+NOTEBOOKS_DIR = "notebooks"  # the executed chapters, in the results folder (report.py)
 
 
 class PathError(ValueError):

@@ -16,6 +16,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from fmnist.chapters import MODELS
 from fmnist.data import CLASS_NAMES
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
@@ -52,16 +53,15 @@ def styled(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
 
 
 def model_color(name: str) -> tuple[float, float, float]:
-    """The colour of a model in every figure: by its name, or by the model it is a variant of
-    (e.g. "Tuned CNN (retrain)"); grey for anything else."""
+    """The colour of a model in every figure, by its chapter's slug or display name; a label
+    that adds a note in parentheses ("Tuned CNN (retrain)") takes its model's colour; grey
+    for anything else. The pipeline's order (`chapters.MODELS`) sets each model's colour."""
     import seaborn as sns
 
-    from fmnist.compare import MODEL_CHAPTERS
-
     palette = sns.color_palette("colorblind")
-    models = list(MODEL_CHAPTERS.values())  # the study's order sets each model's colour
-    for i, model in sorted(enumerate(models), key=lambda m: -len(m[1])):
-        if name == model or name.startswith(model + " "):
+    model = name.split(" (", 1)[0]
+    for i, (slug, display) in enumerate(MODELS.items()):
+        if model in (slug, display):
             return palette[i]
     return palette[7]
 

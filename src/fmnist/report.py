@@ -1,7 +1,7 @@
-"""Run the chapters with papermill in order, rerunning only what is stale, then build the site.
+"""Run the chapters with papermill in order, rerunning only what is stale.
 
 Executed notebooks live in `results/notebooks/` (never in `book/`, so `git status` stays clean);
-`fmnist.site` renders them.
+`fmnist.site` renders them. What a chapter depends on is read from `chapters.PIPELINE`.
 """
 
 from __future__ import annotations
@@ -12,33 +12,17 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fmnist import paths
+from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
 from fmnist.environment import machine_description, package_versions, versions
-from fmnist.params import CHAPTERS, Profile
-from fmnist.paths import STAMP_FILE
+from fmnist.params import Profile
+from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE, STAMP_FILE
 from fmnist.results import METRICS_FILE, DamagedResults, atomic_write_text, damage, load_metrics
 
-RUN_FILE = "run.json"
-NOTEBOOKS_DIR = "notebooks"
 HIDDEN_TAGS = ("parameters", "injected-parameters")
-
-# Which chapters read the results of which: the data flows one way.
-DEPENDS_ON: dict[str, tuple[str, ...]] = {
-    "data": (),
-    "baseline": ("data",),
-    "dense": ("data",),
-    "cnn": ("data",),
-    "tuning": ("data", "cnn"),
-    "comparison": ("baseline", "dense", "cnn", "tuning"),
-}
-
-# Where a chapter reads only part of another's metrics: the tuning chapter compares with the
-# CNN's validation accuracy (a CNN rerun that changes only timings leaves it fresh).
-METRIC_KEYS: dict[tuple[str, str], tuple[str, ...]] = {("tuning", "cnn"): ("val_accuracy",)}
 
 
 def say(message: str) -> None:
@@ -50,32 +34,9 @@ class ChapterFailed(RuntimeError):
     """A chapter raised; the message names it, the failing cell and the kept notebook."""
 
 
-@dataclass(frozen=True)
-class Chapter:
-    """One chapter: its slug and its notebook."""
-
-    slug: str
-    number: int
-
-    @property
-    def notebook(self) -> str:
-        return f"{self.number:02d}_{self.slug}.ipynb"
-
-
 def chapters() -> list[Chapter]:
-    """All chapters in execution order."""
-    return [Chapter(slug, i) for i, slug in enumerate(CHAPTERS, start=1)]
-
-
-def downstream(slug: str) -> list[str]:
-    """`slug` and every chapter that depends on it, directly or not, in execution order."""
-    if slug not in CHAPTERS:
-        raise ValueError(f"unknown chapter `{slug}`; chapters are: {', '.join(CHAPTERS)}")
-    selected = {slug}
-    for name in CHAPTERS:  # CHAPTERS is topologically ordered
-        if any(dep in selected for dep in DEPENDS_ON[name]):
-            selected.add(name)
-    return [name for name in CHAPTERS if name in selected]
+    """All chapters in execution order (`chapters.PIPELINE`)."""
+    return list(PIPELINE)
 
 
 def _hash_files(files: Iterable[Path]) -> str:
@@ -102,15 +63,16 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
     def read(dep: str) -> Any:
         if dep == "data":
             return split_key(results)
-        if (slug, dep) in METRIC_KEYS:
+        keys = chapter(slug).reads_metrics.get(dep)
+        if keys:
             try:
                 metrics = load_metrics(results / dep) or {}
             except DamagedResults:
                 return "damaged"  # rerun once its chapter has made it again
-            return {k: metrics.get(k) for k in METRIC_KEYS[slug, dep]}
+            return {k: metrics.get(k) for k in keys}
         return _file_digest(results / dep / METRICS_FILE)
 
-    inputs = {dep: read(dep) for dep in DEPENDS_ON[slug]}
+    inputs = {dep: read(dep) for dep in chapter(slug).reads}
     if profile is not None:
         inputs.update({name: state(results, profile)
                        for name, state in OTHER_INPUTS.get(slug, {}).items()})
@@ -293,15 +255,12 @@ def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
 
 
 def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
-               force: bool | Iterable[str] = False, log: Callable[[str], None] = say) -> Path:
-    """Execute the selected chapters (all by default), record the run and build the site."""
+               force: bool | Iterable[str] = False,
+               log: Callable[[str], None] = say) -> dict[str, float]:
+    """Execute the selected chapters (all by default) and record the run; return the seconds of
+    each chapter that ran. Building the site is `site.build_site`'s job."""
     start = time.perf_counter()
     results = paths.results_path(root, profile.shared.results_dir)
-    timings = run_chapters(root, profile, selected or list(CHAPTERS), force, log)
+    timings = run_chapters(root, profile, selected or list(SLUGS), force, log)
     write_run_record(results, profile, timings, time.perf_counter() - start)
-    from fmnist.site import build_site
-
-    log("building the site ...")
-    index = build_site(root, results)
-    log(f"done in {time.perf_counter() - start:.1f} s; open {index}")
-    return index
+    return timings

@@ -13,7 +13,12 @@ import tempfile
 from pathlib import Path
 
 from fmnist import launch
-from fmnist.report import NOTEBOOKS_DIR, RUN_FILE, ChapterFailed, chapters
+from fmnist.chapters import PIPELINE
+from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE
+
+
+class SiteFailed(RuntimeError):
+    """Jupyter Book could not build the site; the message carries its output."""
 
 
 def summary_markdown(results: Path, comparison) -> str:
@@ -67,7 +72,7 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         shutil.copy2(root / name, stage / name)
     book = stage / "book"
     shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for ch in chapters():
+    for ch in PIPELINE:
         executed = results / NOTEBOOKS_DIR / ch.notebook
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
@@ -79,7 +84,7 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
     # repository this copy came from (a fork's own), else the one in `_config.yml`.
     repository = launch.repository_url(root)
     launch.write_config_repository(stage / "_config.yml", repository)
-    launch.write_setup_cells([book / ch.notebook for ch in chapters()], repository)
+    launch.write_setup_cells([book / ch.notebook for ch in PIPELINE], repository)
 
 
 def build_site(root: Path, results: Path, strict: bool = True) -> Path:
@@ -97,7 +102,7 @@ def build_site(root: Path, results: Path, strict: bool = True) -> Path:
             cmd += ["-W", "-n", "--keep-going"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not (out / "_build" / "html" / "index.html").is_file():
-            raise ChapterFailed(f"jupyter-book build failed (the previous site is untouched):\n"
+            raise SiteFailed(f"jupyter-book build failed (the previous site is untouched):\n"
                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         html, old = build_dir / "html", build_dir / ".html-old"
         shutil.rmtree(old, ignore_errors=True)
