@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist import tune
+from fmnist import tuner as tuner_module
 from fmnist.params import CnnParams, TuningParams
 
 SPACE = TuningParams(max_trials=3, trial_epochs=1, search_subset=None,
@@ -33,7 +34,7 @@ def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "rando
 
     space = replace(SPACE, max_trials=max_trials, algorithm=algorithm, trial_epochs=trial_epochs)
     hypermodel = tune.CnnHyperModel(CNN, space.space, 64, trial_epochs, seed)
-    tuner = tune.make_tuner(space, hypermodel, directory, seed)
+    tuner = tuner_module.make_tuner(space, hypermodel, directory, seed)
     tuner.search(tiny_data(), tiny_data(32, 1), epochs=trial_epochs, verbose=0)
     return tuner
 
