@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table:
         measure(args.configs, args.seed)
-    print(render(OUT, "fidelity", table))
+    print(render(OUT, table))
 
 
 if __name__ == "__main__":

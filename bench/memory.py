@@ -7,7 +7,7 @@ mybinder.org guarantees 1 GB and allows at most 2 GB per session, so the table s
 chapters fit.
 
 Usage: python bench/memory.py [--params params/default.yaml] [--set KEY=VALUE ...] [--table]
-Writes bench/results/memory.json, bench/results/memory.md and the README's memory table.
+Writes bench/results/memory.json, bench/results/memory.md and the memory table of docs/running.md.
 """
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ def table(record: dict) -> str:
 
 
 def write(record: dict) -> str:
-    """The table of `record`, written to memory.md and the README's block; returned."""
+    """The table of `record`, written to memory.md and docs/running.md's block; returned."""
     md = table(record)
     (OUT / "memory.md").write_text(md)
-    replace_block("memory", md)
+    replace_block("memory", md, ROOT / "docs" / "running.md")
     return md
 
 

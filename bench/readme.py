@@ -1,4 +1,5 @@
-"""Write a generated block into the README between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+"""Write a generated block into a page (the README by default) between `<!-- NAME:start -->` and
+`<!-- NAME:end -->`, and a benchmark's measurements into the table beside them."""
 
 from __future__ import annotations
 
@@ -17,13 +18,12 @@ def replace_block(name: str, text: str, readme: Path = README) -> None:
     readme.write_text(f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
 
 
-def render(results: Path, name: str, table) -> str:
-    """Render the measurements in `results` (JSON lines) with `table`: write the `.md` beside
-    them and the README's block `name`; return the markdown."""
+def render(results: Path, table) -> str:
+    """Render the measurements in `results` (JSON lines) with `table` into the `.md` beside
+    them (the README and the notes link to it); return the markdown."""
     import json
 
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     md = table(rows)
     results.with_suffix(".md").write_text(md)
-    replace_block(name, md)
     return md
