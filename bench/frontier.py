@@ -5,8 +5,8 @@ normalisation after pooling for the CNN, a 512-256 dense network) with its entry
 trained on the study's split with the chapter's own code (`train.fit_keras`); the base is fixed
 here, not read from the default profile, so every committed row stays reproducible. What it
 found chose the tuning chapter's search space. Test accuracy is recorded to show the frontier,
-never to choose. Validation accuracy is recorded with and without test-time flip averaging (TTA), which
-costs no training time.
+never to choose. Validation accuracy is recorded with and without test-time flip averaging
+(TTA), which costs no training time.
 
 Usage: python bench/frontier.py [--seeds 42 43 44] [variant ...]  appends to results/frontier.jsonl
        python bench/frontier.py --table                         renders results/frontier.md
