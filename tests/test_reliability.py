@@ -248,3 +248,52 @@ def test_damaged_results_are_named_and_made_again(quick_project, chapter, name, 
         if metrics:  # the kept results agree with each other
             probs, y = load_predictions(quick_project / "results" / slug)
             assert metrics["accuracy"] == float(np.mean(probs.argmax(axis=1) == y))
+
+
+def interrupt_when(args: list[str], cwd, pattern: str) -> subprocess.CompletedProcess:
+    """Run `fmnist ARGS`, press Ctrl-C (SIGINT to its process group, as a terminal does) once a
+    line of its output matches `pattern`; return what it printed and its exit code."""
+    proc = subprocess.Popen([sys.executable, "-m", "fmnist", *args], cwd=cwd, text=True,
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if re.search(pattern, line):
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(args, proc.returncode, "".join(seen) + out, err)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_chapter_trains_exits_130_with_one_line(quick_project):
+    metrics = quick_project / "results" / "cnn" / "metrics.json"
+    before = json.loads(metrics.read_text())
+    proc = interrupt_when(["run", "cnn", "--params", "params/quick.yaml", "--set",
+                           "cnn.epochs=60"], quick_project, r"epoch +2/60")
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "fmnist: interrupted; finished chapters and trials are kept, the interrupted one is "
+        "marked to rerun: run the same command again to continue."]
+    assert json.loads(metrics.read_text()) == before, "nothing half-written"
+    assert not (quick_project / "results" / "cnn" / "stamp.json").exists()
+    rerun = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert set(re.findall(r"\] (\w+) +done", rerun.stdout)) == {"cnn", "comparison"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(quick_project, project)
+    search = ["tune", "--no-report", "--params", "params/quick.yaml", "--set",
+              "tuning.max_trials=4", "--set", "tuning.search_subset=2000"]
+    proc = interrupt_when(search, project, r"^\s*trial \d+: ")
+    assert proc.returncode == 130, proc.stderr
+    # The search runs in this process, where TensorFlow's own start-up lines reach stderr first.
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("fmnist: interrupted;")
+    done = fmnist(*search, cwd=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "search finished: 4 trials" in done.stdout  # the quick space holds four

@@ -173,3 +173,26 @@ def test_a_search_whose_oracle_is_damaged_says_how_to_start_afresh(tmp_path):
     next(project.glob("trial_*/trial.json")).write_text("")
     with pytest.raises(DamagedResults, match="tuning.overwrite=true"):
         run(tmp_path, 2)
+
+
+def test_a_search_stopped_while_writing_a_new_trials_file_resumes_as_if_whole(tmp_path,
+                                                                              monkeypatch):
+    # Ctrl-C inside KerasTuner's (non-atomic) write of a new trial's file, before the oracle
+    # started it: the file is truncated and the trial is in no saved order.
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    save = oracle_module.Oracle.save
+
+    def save_until_killed(self):
+        if KILL_POINTS["a new trial starts"](self):
+            raise Killed
+        save(self)
+
+    monkeypatch.setattr(oracle_module.Oracle, "save", save_until_killed)
+    with pytest.raises(Killed):
+        run(tmp_path / "killed", 4)
+    monkeypatch.setattr(oracle_module.Oracle, "save", save)
+    project = next((tmp_path / "killed").glob(f"{search.PROJECT}-*"))
+    new = project / "trial_2" / "trial.json"
+    new.write_text(new.read_text()[:25])
+    assert configs(run(tmp_path / "killed", 4)) == configs(run(tmp_path / "whole", 4))

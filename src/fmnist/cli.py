@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -250,9 +251,21 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     return build(root, profile)
 
 
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C: silence the interrupted kernels' dying words, then stop as Python would."""
+    console = sys.modules.get("fmnist.console")
+    if console is not None:
+        console.SILENCED.set()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
+    import signal
+
     args = make_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_interrupt)
     needs = missing_extra(args.command)
     if needs:
         print(f"fmnist: error: {needs}", file=sys.stderr)
@@ -269,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fmnist: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("fmnist: interrupted; finished chapters are kept, rerun to continue.",
-              file=sys.stderr)
+        print("fmnist: interrupted; finished chapters and trials are kept, the interrupted one "
+              "is marked to rerun: run the same command again to continue.", file=sys.stderr)
         return 130
 
 

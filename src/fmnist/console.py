@@ -33,6 +33,11 @@ NOISE = re.compile("|".join([
 ]))
 
 
+# Set when the run is interrupted (Ctrl-C): the kernels, interrupted too, die with tracebacks
+# about their closed sockets that say nothing to the user; the runner's one line says it all.
+SILENCED = threading.Event()
+
+
 def is_noise(line: str) -> bool:
     """True for an informational start-up line of TensorFlow or ipykernel."""
     return bool(NOISE.match(line))
@@ -45,7 +50,7 @@ def forward(source: IO[bytes], target: IO[str] | None = None) -> threading.Threa
         out = target or sys.stderr
         for raw in iter(source.readline, b""):
             line = raw.decode(errors="replace")
-            if not is_noise(line):
+            if not is_noise(line) and not SILENCED.is_set():
                 out.write(line)
                 out.flush()
         source.close()

@@ -61,6 +61,7 @@ def settle_reloaded_oracle(oracle) -> None:
             oracle.end_order.append(trial_id)
     for trial_id in [t for t in oracle.trials if t not in oracle.start_order]:
         del oracle.trials[trial_id]
+        oracle._retry_queue = [t for t in oracle._retry_queue if t != trial_id]
         shutil.rmtree(Path(oracle._project_dir) / f"trial_{trial_id}", ignore_errors=True)
 
 
@@ -144,6 +145,10 @@ def repair_search(folder: Path) -> list[str]:
     damaged = [t for t in trials if not _readable_trial(t / "trial.json")]
     if not damaged:
         return []
+    if not oracle_file.exists():  # stopped before the oracle's first save: nothing started
+        for trial_dir in damaged:
+            shutil.rmtree(trial_dir)
+        return []
     try:
         state = json.loads(oracle_file.read_text())
     except (OSError, ValueError):
@@ -153,6 +158,11 @@ def repair_search(folder: Path) -> list[str]:
     notes = []
     for trial_dir in damaged:
         trial_id = trial_dir.name.removeprefix("trial_")
+        if trial_id not in state["start_order"]:
+            # Its file was being written when the run stopped, before the oracle started it:
+            # nothing of it ran, and the resumed search creates it anew.
+            shutil.rmtree(trial_dir)
+            continue
         try:
             values = json.loads((trial_dir / VALUES_FILE).read_text())
         except (OSError, ValueError):
