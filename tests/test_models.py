@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist import models, train
+from fmnist import linear, models, train
 
 
 def blobs(n=300, seed=0):
@@ -167,7 +167,7 @@ def test_batch_norm_statistics_settle_within_a_short_tuning_trial():
 def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
     x, y = blobs(400)
     xv, yv = blobs(200, seed=1)
-    model, grid, seconds = train.select_logreg((x.reshape(-1, 784), y), (xv.reshape(-1, 784), yv),
+    model, grid, seconds = linear.select_logreg((x.reshape(-1, 784), y), (xv.reshape(-1, 784), yv),
                                                solvers=["lbfgs"], c_grid=[0.1, 1.0],
                                                max_iter=500, tol=1e-4, seed=0)
     assert len(grid) == 2 and all(row["converged"] for row in grid)
@@ -182,16 +182,16 @@ def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
 def test_warm_started_fit_reaches_the_cold_optimum_in_fewer_iterations():
     x, y = blobs(400)
     x = x.reshape(-1, 784)
-    first, _, _ = train.fit_logreg_once(x, y, "lbfgs", 0.1, 1000, 1e-6, 0)
-    cold, _, _ = train.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0)
-    warm, _, converged = train.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0, start=first)
+    first, _, _ = linear.fit_logreg_once(x, y, "lbfgs", 0.1, 1000, 1e-6, 0)
+    cold, _, _ = linear.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0)
+    warm, _, converged = linear.fit_logreg_once(x, y, "lbfgs", 1.0, 1000, 1e-6, 0, start=first)
     assert converged and warm.n_iter_[0] < cold.n_iter_[0]
     np.testing.assert_allclose(warm.predict_proba(x), cold.predict_proba(x), atol=1e-3)
 
 
 def test_the_grid_walks_from_strong_to_weak_regularisation_warm_started():
     x, y = blobs(300)
-    _, grid, _ = train.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y),
+    _, grid, _ = linear.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y),
                                      solvers=["lbfgs"], c_grid=[1.0, 0.1], max_iter=500,
                                      tol=1e-4, seed=0)
     assert [(r["C"], r["warm_start"]) for r in grid] == [(0.1, False), (1.0, True)]
@@ -199,7 +199,7 @@ def test_the_grid_walks_from_strong_to_weak_regularisation_warm_started():
 
 def test_without_required_convergence_an_unconverged_fit_can_be_chosen():
     x, y = blobs(300)
-    model, grid, _ = train.select_logreg(
+    model, grid, _ = linear.select_logreg(
         (x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"], c_grid=[100.0],
         max_iter=2, tol=1e-8, seed=0, require_convergence=False)
     assert grid[0]["converged"] is False and model.C == 100.0
@@ -208,5 +208,5 @@ def test_without_required_convergence_an_unconverged_fit_can_be_chosen():
 def test_a_fit_that_hits_max_iter_is_never_chosen():
     x, y = blobs(300)
     with pytest.raises(RuntimeError, match="No logistic regression converged"):
-        train.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"],
+        linear.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"],
                             c_grid=[100.0], max_iter=2, tol=1e-8, seed=0)

@@ -161,3 +161,13 @@ def test_a_setting_of_the_data_chapters_figure_leaves_the_model_chapters_alone()
     for slug in ("baseline", "dense", "cnn", "tuning"):
         assert grid.chapter(slug) == profile.chapter(slug), slug
         assert split.chapter(slug) != profile.chapter(slug), slug
+
+
+def test_a_number_in_scientific_notation_is_a_number_wherever_yaml_reads_it():
+    # YAML 1.1 reads `1e-5` (no dot) as text; a learning rate written so is still a number.
+    profile = load_profile(ROOT / "params" / "quick.yaml",
+                           ["cnn.learning_rate=1e-5", "tuning.space={learning_rate: [1e-5, 2E-3]}"])
+    assert profile.sections["cnn"].learning_rate == 1e-5
+    assert profile.sections["tuning"].space["learning_rate"] == [1e-5, 2e-3]
+    with pytest.raises(ParamsError, match="`cnn.learning_rate` must be a number > 0; got 'fast'"):
+        load_profile(ROOT / "params" / "quick.yaml", ["cnn.learning_rate=fast"])

@@ -167,7 +167,7 @@ def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project
     profile = load_profile(quick_project / "params" / "quick.yaml")
     results = quick_project / "results"
     name = search.project_name(profile.sections["tuning"], profile.shared.seed,
-                               search.search_key(results, profile.shared, profile.sections["cnn"]))
+                               search.search_key(results, profile.sections["cnn"]))
     trials = sorted((results / "tuning" / name).glob("trial_*/trial.json"))
     assert trials
     before = {p: p.stat().st_mtime_ns for p in trials}

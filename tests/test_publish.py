@@ -61,3 +61,31 @@ def test_publish_without_a_site_is_a_clear_error(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "build the site first" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_publish_without_the_remote_names_it_and_how_to_add_one(tmp_path):
+    root = clone_with_site(tmp_path, "proj", tmp_path / "remote.git", "<html>r</html>")
+    git("remote", "remove", "origin", cwd=root)
+    proc = publish(root, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no git remote `origin`" in proc.stderr and "git remote add origin" in proc.stderr
+
+
+def test_publish_to_an_unreachable_remote_is_exit_2(tmp_path):
+    root = clone_with_site(tmp_path, "proj", tmp_path / "nowhere.git", "<html>r</html>")
+    proc = publish(root, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "could not push the site to `origin`" in proc.stderr
+
+
+def test_publish_refused_by_the_remote_is_exit_2(tmp_path):
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "-q", str(remote), cwd=tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes to gh-pages are not allowed here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    root = clone_with_site(tmp_path, "proj", remote, "<html>r</html>")
+    proc = publish(root, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "the remote `origin` refused the push" in proc.stderr
+    assert "pushes to gh-pages are not allowed here" in proc.stderr

@@ -48,6 +48,17 @@ def untouched(root) -> bool:
     ("cnn:\n  epochs: 2\n  dropout: 0.2\n  epochs: 3\n", "`epochs` appears twice, on lines 2 and"),
     ("data_dir: /nonexistent/fmnist\n", "data_dir /nonexistent/fmnist does not exist"),
     ("data_dir: params\n", "lacks train-images-idx3-ubyte"),
+    # Shapes, types and ranges of the kinds the earlier cases did not try.
+    ("cnn:\n  filters: [[32, 64]]\n", "`cnn.filters` must be two or three integers > 0"),
+    ("cnn:\n  filters: [32, 64, 128, 256]\n", "`cnn.filters` must be two or three integers"),
+    ("dense:\n  units: 128\n", "`dense.units` must be two integers > 0"),
+    ("tuning:\n  space: {filters: [32, 64]}\n", "candidate 1 of `tuning.space.filters`"),
+    ("tuning:\n  space: [padding]\n", "`tuning.space` must be a mapping of cnn keys"),
+    ("tuning:\n  space: {epochs: [5, 10]}\n", "`tuning.space.epochs` cannot be searched"),
+    ("data:\n  val_fraction: .nan\n", "`data.val_fraction` must be a number in (0, 0.5]"),
+    ("cnn:\n  ema_momentum: 1.5\n", "`cnn.ema_momentum` must be 0, or a number in [0.9, 1)"),
+    ("cnn: 5\n", "section `cnn` must be a mapping"),
+    ("seed: -1\n", "`seed` must be an integer >= 0"),
 ])
 def test_bad_profile_exits_2_and_touches_nothing(tmp_path, profile_text, fragment):
     root = project_with_site(tmp_path)
@@ -210,7 +221,7 @@ def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
 
     profile = load_profile(ROOT / "params" / "quick.yaml")
     shared, space, cnn = (profile.shared, profile.sections["tuning"], profile.sections["cnn"])
-    name = search.project_name(space, shared.seed, search.search_key(tmp_path, shared, cnn))
+    name = search.project_name(space, shared.seed, search.search_key(tmp_path, cnn))
     trial = tmp_path / "tuning" / name / "trial_0" / "trial.json"
     trial.parent.mkdir(parents=True)
     trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.8}))
@@ -297,3 +308,138 @@ def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, 
     done = fmnist(*search, cwd=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "search finished: 4 trials" in done.stdout  # the quick space holds four
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "data", "--params", "params/quick.yaml"],
+    ["tune", "--params", "params/quick.yaml"],
+    ["build", "--params", "params/quick.yaml"],
+], ids=["run", "tune", "build"])
+def test_every_command_that_writes_takes_the_project_lock(tmp_path, args):
+    from fmnist.lock import project_lock
+
+    root = project_with_site(tmp_path)
+    with project_lock(root):
+        proc = fmnist(*args, "--no-wait", cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert "is busy" in proc.stderr and "Traceback" not in proc.stderr
+    assert untouched(root)
+
+
+def test_a_lock_file_left_by_a_dead_process_never_blocks(tmp_path):
+    from fmnist.lock import HOLDER_FILE, LOCK_FILE, project_lock
+
+    # What a run killed with SIGKILL leaves: the lock file and its holder's record.
+    (tmp_path / LOCK_FILE).write_text("")
+    (tmp_path / HOLDER_FILE).write_text(json.dumps({"pid": 999999, "command": "fmnist report",
+                                                    "started": "2026-01-01 00:00:00"}))
+    with project_lock(tmp_path, wait=False):
+        record = json.loads((tmp_path / HOLDER_FILE).read_text())
+    assert record["pid"] == os.getpid()
+
+
+def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
+    from fmnist.results import atomic_write, atomic_write_text
+
+    path = tmp_path / "metrics.json"
+    atomic_write_text(path, '{"accuracy": 0.9}')
+
+    def fails_half_way(tmp):
+        tmp.write_text('{"accura')
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write(path, fails_half_way)
+    assert path.read_text() == '{"accuracy": 0.9}'
+
+
+def test_a_failed_distributed_search_exits_1_naming_it(quick_project, tmp_path, monkeypatch,
+                                                       capsys):
+    from fmnist import distributed
+
+    project = tmp_path / "proj"
+    shutil.copytree(quick_project, project)
+
+    def chief_fails(command, workers, **kwargs):
+        raise RuntimeError("distributed search failed: chief exit 1, workers [1, 1]")
+
+    monkeypatch.setattr(distributed, "launch_distributed", chief_fails)  # the processes' fate
+    code = cli.main(["--root", str(project), "tune", "--workers", "2", "--params",
+                     "params/quick.yaml"])
+    assert code == 1
+    assert "the tuning search failed: distributed search failed: chief exit 1" in \
+        capsys.readouterr().err
+
+
+def test_a_results_dir_that_links_out_of_the_project_is_refused(tmp_path):
+    root = project_with_site(tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    (root / "params" / "linked.yaml").write_text("results_dir: linked\n")
+    proc = fmnist("report", "--params", "params/linked.yaml", cwd=root)
+    assert proc.returncode == 2
+    assert "outside the project" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(outside.iterdir()) == [] and untouched(root)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("nosuch.epochs=3", "unknown section or key `nosuch`"),
+    ("cnn.epochs.max=3", "keys have at most two parts"),
+    ("cnn=[1, 2]", "section `cnn` must be a mapping"),
+    ("cnn.filters=[32]", "`cnn.filters` must be two or three integers > 0"),
+    ("tuning.space={padding: same}", "candidate"),
+])
+def test_a_malformed_override_says_what_and_where(tmp_path, override, fragment):
+    root = project_with_site(tmp_path)
+    proc = fmnist("report", "--params", "params/quick.yaml", "--set", override, cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and f"--set {override}" in proc.stderr
+    assert "Traceback" not in proc.stderr and untouched(root)
+
+
+@pytest.mark.slow
+def test_a_kill_between_the_predictions_and_the_metrics_write_is_made_whole(quick_project,
+                                                                            tmp_path):
+    # What a kill leaves after `predictions.npz` is renamed in and before `metrics.json` is:
+    # new predictions beside old metrics, and no stamp (removed when the chapter started).
+    project = tmp_path / "proj"
+    shutil.copytree(quick_project, project)
+    folder = project / "results" / "dense"
+    probs, y_true = load_predictions(folder)
+    np.savez_compressed(folder / "predictions.npz", probs=np.roll(probs, 1, axis=1), y_true=y_true)
+    (folder / "stamp.json").unlink()
+    rerun = fmnist("report", "--params", "params/quick.yaml", cwd=project)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert set(re.findall(r"\] (\w+) +done", rerun.stdout)) == {"dense", "comparison"}
+    metrics = json.loads((folder / "metrics.json").read_text())
+    probs, y_true = load_predictions(folder)
+    assert metrics["accuracy"] == float(np.mean(probs.argmax(axis=1) == y_true))
+
+
+@pytest.mark.slow
+def test_fmnist_build_alone_renders_the_site_and_clears_a_killed_builds_staging(quick_project,
+                                                                                tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(quick_project, project)
+    leftover = project / "_build" / ".stage-killed"
+    (leftover / "src").mkdir(parents=True)  # what a build killed mid-way leaves
+    (project / "_build" / "html" / "index.html").unlink()
+    proc = fmnist("build", "--params", "params/quick.yaml", cwd=project)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "site built in" in proc.stdout and "running" not in proc.stdout
+    assert (project / "_build" / "html" / "index.html").is_file()
+    assert not leftover.exists()
+
+
+def test_load_model_refuses_an_unsafe_model(tmp_path):
+    import keras
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    (tmp_path / "evil").mkdir()
+    model.save(tmp_path / "evil" / "model.keras")
+    with pytest.raises(ValueError, match="(?i)unsafe|lambda"):
+        load_model(tmp_path, "evil")
+    with pytest.raises(PathError, match="outside the results folder"):
+        load_model(tmp_path, "../evil")

@@ -1,5 +1,8 @@
 """Parameter profiles: one frozen schema per chapter; load, override and validate a whole run.
 
+Longer than most modules because the schema is one place: every key of every chapter with its
+default, help and allowed range, and the validation that names them in its errors.
+
 A profile is one YAML file: shared keys (`seed`, `data_dir`, `results_dir`) plus one section per
 chapter. Every value is checked for type and range before any chapter runs; errors name the file,
 the key and what is allowed.
@@ -13,6 +16,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -273,6 +277,9 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
     """Check `value` against a type hint; ints are accepted where floats are expected."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
@@ -294,6 +301,8 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
     if tp is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if tp is float:
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-5 (no dot) as text; it means the number
         ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         return ok, float(value) if ok else value
     return isinstance(value, tp), value
@@ -349,33 +358,43 @@ def _check_cross(profile: Profile, where: str) -> None:
         if section.warmup_epochs >= section.epochs:
             raise ParamsError(f"{where}: `{name}.warmup_epochs` ({section.warmup_epochs}) must be "
                               f"smaller than `{name}.epochs` ({section.epochs}).")
-    _check_space(tuning.space, cnn, where)
+    profile.sections["tuning"] = dataclasses.replace(
+        tuning, space=_check_space(tuning.space, cnn, where))
 
 
-def _check_space(space: Mapping[str, list], cnn: Any, where: str) -> None:
-    """Every searched key is a searchable CNN key and every candidate a valid value for it."""
+def _check_space(space: Mapping[str, list], cnn: Any, where: str) -> dict[str, list]:
+    """Every searched key is a searchable CNN key and every candidate a valid value for it;
+    returns the space with each candidate as the schema reads it (`1e-5` as a number)."""
     searchable = [f.name for f in dataclasses.fields(CnnParams) if f.name not in UNSEARCHABLE]
+    coerced: dict[str, list] = {}
     for key, values in space.items():
         if key not in searchable:
             hint = (" It is the training protocol the tuned CNN shares with the default one."
                     if key in UNSEARCHABLE else _closest(key, searchable))
             raise ParamsError(f"{where}: `tuning.space.{key}` cannot be searched.{hint} "
                               f"Searchable keys: {', '.join(searchable)}.")
+        read = []
         for i, value in enumerate(values):
             try:
-                build_section(CnnParams, {key: value}, where, prefix="cnn.")
+                checked = getattr(build_section(CnnParams, {key: value}, where, prefix="cnn."),
+                                  key)
+                # Only text the schema reads as a number changes (`1e-5`); an integer given for
+                # a float stays as written, so a search's folder and trials keep their names.
+                read.append(checked if isinstance(value, str) else value)
             except ParamsError as err:
                 raise ParamsError(str(err).replace(
                     f"`cnn.{key}`", f"candidate {i + 1} of `tuning.space.{key}`")) from None
+        coerced[key] = read
     n_blocks = {len(v) for v in space.get("filters", [cnn.filters])}
     if "kernel_size" not in space and len(set(cnn.kernel_size)) == 1:
-        return  # a searched depth repeats the section's one kernel size (tune.with_searched)
+        return coerced  # a searched depth repeats the section's one kernel size
     n_kernels = {len(v) for v in space.get("kernel_size", [cnn.kernel_size])}
     if n_blocks != n_kernels or len(n_blocks) != 1:
         raise ParamsError(f"{where}: every `filters` candidate must have as many blocks as every "
                           f"`kernel_size` candidate (the cnn section's when not searched, unless "
                           f"it uses one kernel size throughout); got {sorted(n_blocks)} block(s) "
                           f"against {sorted(n_kernels)} kernel size(s).")
+    return coerced
 
 
 def profile_from_mapping(raw: Any, where: str, name: str = "custom") -> Profile:

@@ -4,6 +4,9 @@ The style is seaborn's (white grid, colour-blind-safe palette) sized for the sit
 column: figures are at most `WIDTH` inches wide and drawn at `DPI`, so a figure is shown at about
 two thirds of its pixel width and its smallest text (8 pt) stays legible. A model has one
 colour in every figure (`model_color`).
+
+Longer than most modules: one function per figure of the report, all in one style, so that
+a reader finds every figure's code in one place.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
-def search_key(results: Path, shared, cnn: CnnParams) -> str:
+def search_key(results: Path, cnn: CnnParams) -> str:
     """What, besides the space and seed, names a search's folder: the split and the CNN."""
     from fmnist.data import split_key
 
@@ -38,7 +38,7 @@ def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
     (`fmnist tune`) always reruns it.
     """
     folder = results / "tuning" / project_name(space, shared.seed,
-                                               search_key(results, shared, cnn))
+                                               search_key(results, cnn))
     state = []
     for path in sorted(folder.glob("trial_*/trial.json")):
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -127,11 +128,20 @@ def publish_site(root: Path, remote: str = "origin", branch: str = "gh-pages") -
     if not (html / "index.html").is_file():
         raise PublishError(f"{html / 'index.html'} not found: build the site first "
                            "(`fmnist report` or `fmnist build`).")
+    known = subprocess.run(["git", "remote", "get-url", remote], cwd=root, capture_output=True,
+                           text=True)
+    if known.returncode != 0:
+        raise PublishError(f"no git remote `{remote}` in {root}: add one with `git remote add "
+                           f"{remote} <url>`, or name another with --remote.")
     message = f"Publish the report built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     cmd = [sys.executable, "-c", "import ghp_import; ghp_import.main()", "--no-jekyll", "--push",
            "--force", "--remote", remote, "--branch", branch, "--message", message, str(html)]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise PublishError(f"ghp-import failed to push {html} to {remote} {branch}:\n"
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+        # ghp-import follows git's words with its own traceback: keep git's.
+        said = (proc.stderr or proc.stdout).split("Traceback (most recent call last)")[0].strip()
+        refused = re.search(r"\[remote rejected\]|\[rejected\]|pre-receive hook declined", said)
+        what = (f"the remote `{remote}` refused the push to `{branch}`" if refused else
+                f"could not push the site to `{remote}` ({known.stdout.strip()})")
+        raise PublishError(f"{what}; the site is still in {html}. Git said:\n{said}")
     return f"{remote} {branch}"

@@ -1,20 +1,20 @@
-"""Seeding, fitting with early stopping on the validation split, and timing."""
+"""Keras training: seeding, fitting with the best validation epoch kept, and timing.
+
+The logistic regression's grid is `fmnist.linear`, beside its chapter's code.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import keras
 import numpy as np
 
-from fmnist.recipe import PLAIN, Recipe
-
-if TYPE_CHECKING:
-    from fmnist.models import LogRegModel
+from fmnist.recipe import PLAIN, Recipe, epoch_setter, make_batches, predict_probs
 
 
 def seed_everything(seed: int) -> None:
@@ -24,12 +24,10 @@ def seed_everything(seed: int) -> None:
     stops with TensorFlow's `UnimplementedError` naming it): reruns on the same GPU and driver
     repeat their numbers, which differ from a CPU's in the last digits.
     """
-    import keras
-
     os.environ["PYTHONHASHSEED"] = str(seed)
     keras.utils.set_random_seed(seed)  # seeds `random`, NumPy and the backend
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # only under TensorFlow: Keras may run on another backend
 
         tf.config.experimental.enable_op_determinism()
 
@@ -40,8 +38,6 @@ def epoch_log_callback(epochs: int, log: Callable[[str], None] = print):
     Replaces Keras' per-epoch lines, whose loss includes label smoothing and whose validation
     figures are not scored as the test set is; `log` receives each line.
     """
-    import keras
-
     class EpochLog(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
@@ -73,8 +69,6 @@ def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe 
     """Adam with cosine decay (after the recipe's linear warm-up), cross-entropy on one-hot
     targets with the recipe's label smoothing, accuracy; weight averaging when the recipe asks.
     """
-    import keras
-
     warmup = min(int(recipe.warmup_epochs * steps_per_epoch), total_steps - 1)
     if warmup > 0:
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -96,10 +90,6 @@ def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience:
     (with test-time flip averaging when the recipe uses it, on the averaged weights when the
     recipe averages them). Training stops after `patience` epochs without improvement.
     """
-    import keras
-
-    from fmnist.recipe import predict_probs
-
     x_val, y_val = val
 
     class BestEpoch(keras.callbacks.Callback):
@@ -143,10 +133,6 @@ def fit_keras(
     Batches are shuffled (and augmented) by `recipe.make_batches`, seeded from `seed`. Each
     epoch's line goes to `log` (None: silent).
     """
-    import keras
-
-    from fmnist.recipe import epoch_setter, make_batches
-
     batches = make_batches(*train, batch_size, recipe, seed)
     compile_model(model, learning_rate, len(batches) * epochs, recipe, len(batches))
     best = best_epoch_callback(val, recipe.tta, patience)
@@ -170,63 +156,3 @@ def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -
     probs = predict(x)
     seconds = time.perf_counter() - start
     return probs, 1000.0 * seconds * 1000.0 / len(x)
-
-
-# --- Logistic regression -------------------------------------------------------------------------
-
-def fit_logreg_once(x: np.ndarray, y: np.ndarray, solver: str, C: float, max_iter: int,
-                    tol: float, seed: int, start: Any = None) -> tuple[Any, float, bool]:
-    """Fit one logistic regression; return it, its seconds and whether it converged.
-
-    `start`, a fitted LogisticRegression, warm-starts the solver from its coefficients (the
-    optimum is the same; only the iterations to reach it change).
-    """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    clf = LogisticRegression(solver=solver, C=C, max_iter=max_iter, tol=tol, random_state=seed,
-                             warm_start=start is not None)
-    if start is not None:
-        clf.coef_, clf.intercept_ = start.coef_.copy(), start.intercept_.copy()
-    start_time = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(x, y)
-    seconds = time.perf_counter() - start_time
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return clf, seconds, converged
-
-
-def select_logreg(
-    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *,
-    solvers: Sequence[str], c_grid: Sequence[float], max_iter: int, tol: float, seed: int,
-    require_convergence: bool = True,
-) -> tuple[LogRegModel, list[dict[str, Any]], float]:
-    """Grid-search solver and C on the validation split among fits that converged (among all
-    fits when `require_convergence` is false).
-
-    Each solver walks the grid from the strongest regularisation up, warm-starting every fit
-    from the previous converged one (a regularisation path, as LogisticRegressionCV does): the
-    weaker-regularised fits start near their optimum and need fewer iterations.
-    Returns the best model, the grid as rows, and the total training seconds.
-    """
-    from fmnist.models import LogRegModel
-
-    rows, best, best_acc, total = [], None, -1.0, 0.0
-    for solver in solvers:
-        previous = None
-        for C in sorted(c_grid):
-            clf, seconds, converged = fit_logreg_once(*train, solver, C, max_iter, tol, seed,
-                                                      start=previous)
-            total += seconds
-            acc = float((clf.predict(val[0]) == val[1]).mean())
-            rows.append({"solver": solver, "C": C, "val_accuracy": acc, "seconds": seconds,
-                         "iterations": int(np.max(clf.n_iter_)), "converged": converged,
-                         "warm_start": previous is not None})
-            previous = clf if converged else None
-            if (converged or not require_convergence) and acc > best_acc:
-                best, best_acc = LogRegModel(clf.coef_, clf.intercept_, solver, C), acc
-    if best is None:
-        raise RuntimeError(f"No logistic regression converged within max_iter={max_iter}: raise "
-                           "baseline.max_iter or baseline.tol, or try another solver.")
-    return best, rows, total

@@ -186,7 +186,7 @@ def prepare_search(results: Path, shared, space: TuningParams, cnn: CnnParams,
     hypermodel = CnnHyperModel(cnn, space.space, len(search_train[1]), space.trial_epochs,
                                shared.seed)
     tuner = make_tuner(space, hypermodel, directory or results / "tuning", shared.seed,
-                       overwrite=overwrite, data_key=search_key(results, shared, cnn))
+                       overwrite=overwrite, data_key=search_key(results, cnn))
     return SearchSetup(tuner=tuner, splits=splits, search_train=search_train,
                        val=(data.channels(splits.x_val), splits.y_val), cnn=cnn, space=space)
 
