@@ -239,3 +239,35 @@ def test_a_kept_tuned_cnn_is_compared_like_every_model(results):
     assert "CNN vs Tuned CNN" in compare.pairwise_table(study).index
     assert compare.conclusion(study).startswith("The best model on the 10,000 test images is "
                                                 "the **Tuned CNN** with 98.00 %")
+
+
+def test_a_chapter_is_set_beside_the_originals_published_figure():
+    text = compare.published_note("dense", {"accuracy": 0.8936, "accuracy_ci95": [0.8874, 0.8995]})
+    assert text.startswith("The original study published 88.22 % for its dense network")
+    assert "the same model scores 89.36 % (95 % CI 88.74–89.95) on the test set" in text
+    cnn = compare.published_note("cnn", {"accuracy": 0.9, "accuracy_ci95": [0.89, 0.91]})
+    assert cnn.startswith("The original study published 91.21 % for its CNN,")
+
+
+def test_the_recipe_note_reads_the_benchmarks_row(tmp_path):
+    frontier = tmp_path / "frontier.jsonl"
+    row = {"variant": "dense_wide_reg_40ep", "config": {"units": [1024, 512], "epochs": 40},
+           "val_accuracy": 0.9185, "test_accuracy": 0.9073, "machine": "Some CPU",
+           "date": "2026-11-26"}
+    frontier.write_text(json.dumps(row) + "\n")
+    text = compare.recipe_note("dense", frontier)
+    assert "1024-512 units" in text and "91.85 % on validation and 90.73 % on test" in text
+    assert "`params/accurate.yaml`" in text
+    assert compare.recipe_note("cnn", frontier) == ""
+    assert compare.recipe_note("dense", tmp_path / "none.jsonl") == ""
+
+
+def test_the_seed_spread_note_reads_the_benchmark(tmp_path):
+    bench = tmp_path / "latest.json"
+    bench.write_text(json.dumps({"seeds": {"n_seeds": 3, "gain_mean": 0.0242, "gain_sd": 0.0041,
+                                           "gain_min": 0.0212, "gain_max": 0.0289}}))
+    text = compare.seed_spread_note(bench)
+    assert "over 3 training seeds" in text and "+2.42 ± 0.41 points" in text
+    assert "from +2.12 to +2.89" in text
+    bench.write_text("{}")
+    assert compare.seed_spread_note(bench) == ""

@@ -311,3 +311,56 @@ def validation_histories(comparison: Comparison) -> dict[str, dict[str, list[flo
             name = "Tuned CNN (retrained choice, not kept)"
         out[name] = m["history"]
     return out
+
+
+def published_note(slug: str, metrics: dict[str, Any]) -> str:
+    """This chapter's test accuracy beside what the original study published for its model."""
+    published = published_accuracy().get(MODELS[slug])
+    if published is None:
+        return ""
+    name = MODELS[slug]
+    name = name if name.split()[0].isupper() else name[0].lower() + name[1:]  # CNN stays CNN
+    return (f"The original study published {published:.2f} % for its {name}, "
+            f"with choices made on the test set itself; under this study's protocol the same "
+            f"model scores {format_accuracy(metrics)} on the test set, touched once.")
+
+
+RECIPE_VARIANTS = {"dense": "dense_wide_reg_40ep"}  # bench/frontier.py's best network per rung
+
+
+def recipe_note(slug: str, frontier: Path) -> str:
+    """What the training recipe reached for this rung's kind of network in the benchmark
+    (`bench/frontier.py`), and the profile that runs it; empty where it was not measured."""
+    import json
+
+    variant = RECIPE_VARIANTS.get(slug)
+    if variant is None or not frontier.is_file():
+        return ""
+    rows = [json.loads(line) for line in frontier.read_text().splitlines() if line.strip()]
+    row = next((r for r in rows if r["variant"] == variant), None)
+    if row is None:
+        return ""
+    units = "-".join(map(str, row["config"]["units"]))
+    return (f"What the recipe reaches for this kind of network: {units} units with label "
+            f"smoothing and weight averaging, up to {row['config']['epochs']} epochs, scored "
+            f"{100 * row['val_accuracy']:.2f} % on validation and "
+            f"{100 * row['test_accuracy']:.2f} % on test in the project's benchmark "
+            f"(`bench/frontier.py`, {row['machine']}, {row['date']}); the profile "
+            f"`params/accurate.yaml` runs it.")
+
+
+def seed_spread_note(bench: Path) -> str:
+    """The tuning gain over several training seeds, as the benchmark measured it
+    (`bench/seeds.py`); empty where it has not."""
+    import json
+
+    if not bench.is_file():
+        return ""
+    seeds = json.loads(bench.read_text()).get("seeds")
+    if not seeds:
+        return ""
+    return (f"Beyond one seed: over {seeds['n_seeds']} training seeds (the split fixed; "
+            f"`bench/seeds.py`), the tuned configuration's test accuracy minus the CNN's is "
+            f"{100 * seeds['gain_mean']:+.2f} ± {100 * seeds['gain_sd']:.2f} points (mean ± "
+            f"standard deviation; from {100 * seeds['gain_min']:+.2f} to "
+            f"{100 * seeds['gain_max']:+.2f}), measured for the default profile.")
