@@ -54,18 +54,20 @@ ORIGINAL_SPACE = {"filters1": [32, 64, 128], "filters2": [32, 64, 128], "kernel1
 SEARCH_TRIALS, SEARCH_EPOCHS, RETRAIN_EPOCHS, SEARCH_BATCH = 5, 5, 10, 32
 
 
-def run_report(params: str) -> dict:
-    """The full default report, forced; figures read from the files it wrote."""
+def run_report(params: str, results_dir: str | None = None) -> dict:
+    """The full report of a profile (the default one), forced; figures read from the files it
+    wrote. `results_dir` keeps another profile's results apart from the default report's."""
     from fmnist.params import load_profile
 
-    profile = load_profile(ROOT / params)
+    overrides = [f"results_dir={results_dir}"] if results_dir else []
+    profile = load_profile(ROOT / params, overrides)
     results = ROOT / profile.shared.results_dir
     # A cold run: without this the forced tuning chapter would resume its finished search.
     for folder in (results / "tuning").glob("search-*"):
         shutil.rmtree(folder)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "fmnist", "report", "--force", "--params", params],
-                          cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "fmnist", "report", "--force", "--params", params,
+                           *(f"--set={o}" for o in overrides)], cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"the report failed (exit {proc.returncode})")
@@ -444,9 +446,14 @@ def main() -> None:
     parser.add_argument("--params", default="params/default.yaml")
     parser.add_argument("--replica-search", action="store_true",
                         help="also run one real draw of the original's random search")
+    parser.add_argument("--name", default="latest",
+                        help="record as results/NAME.json and .md; only `latest` (the default "
+                             "profile's record) fills the README's table")
+    parser.add_argument("--results-dir", default=None,
+                        help="the report's results folder (keeps another profile's apart)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    latest = OUT / "latest.json"
+    latest = OUT / f"{args.name}.json"
     result = json.loads(latest.read_text()) if latest.is_file() else {}
     if args.part == "all":  # one invocation, one set of figures: nothing from an earlier run
         result = {k: v for k, v in result.items() if k == "seeds"}
@@ -454,7 +461,7 @@ def main() -> None:
     if args.part != "table":
         result["date"] = time.strftime("%Y-%m-%d")
     if args.part in ("report", "all"):
-        result["report"] = run_report(args.params)
+        result["report"] = run_report(args.params, args.results_dir)
         result.update({k: result["report"][k] for k in ("profile", "report_seconds", "chapters",
                                                          "models")})
         latest.write_text(json.dumps(result, indent=2))
@@ -465,8 +472,9 @@ def main() -> None:
         result["seed_replica"] = run_replica(save, args.replica_search)
     latest.write_text(json.dumps(result, indent=2))
     table = markdown(result)
-    (OUT / "latest.md").write_text(table + targets(result))
-    replace_block("bench", table)
+    (OUT / f"{args.name}.md").write_text(table + targets(result))
+    if args.name == "latest":
+        replace_block("bench", table)
     print(table + targets(result))
 
 
