@@ -271,3 +271,10 @@ def test_the_seed_spread_note_reads_the_benchmark(tmp_path):
     assert "from +2.12 to +2.89" in text
     bench.write_text("{}")
     assert compare.seed_spread_note(bench) == ""
+
+
+def test_a_kept_tuned_cnns_time_shows_its_search(results):
+    plant(results, "tuning", np.r_[np.zeros(4, bool), np.ones(196, bool)], kept="tuned",
+          search_seconds=12.0)
+    row = compare.results_table(compare.load(results)).set_index("model").loc["Tuned CNN"]
+    assert row["train time (s)"] == "1.0 + 12.0 search"

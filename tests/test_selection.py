@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fmnist import choice, tune
@@ -152,15 +153,22 @@ def test_isolation_compares_only_the_longest_trained_trials():
     assert table[("padding", "valid")]["best_val_accuracy"] == 0.90
 
 
-def test_key_effects_call_a_spread_beyond_two_standard_errors_a_finding():
-    effects = {r["key"]: r for r in choice.key_effects(SEARCHED, SPACE, n_val=6000)}
-    # padding: 0.93 against 0.90, 3 points, far beyond 2 x sqrt(0.93 x 0.07 / 6000) = 0.66 points
-    assert effects["padding"]["best value"] == "same"
-    assert effects["padding"]["spread of best scores"] == pytest.approx(0.03)
-    assert effects["padding"]["beyond the noise"] is True
-    assert effects["filters"]["values tried"] == "2 of 3"
-    # filters: 0.93 against 0.92 on 600 images is within 2 x 1.04 points: not a finding
-    assert choice.key_effects(SEARCHED, SPACE, n_val=600)[1]["beyond the noise"] is False
+def test_key_effects_compare_the_means_of_each_value_with_their_error():
+    rows = [*SEARCHED, searched("4", 0.94, "same", [32, 64]),
+            searched("5", 0.89, "valid", [64, 128])]
+    effects = {r["key"]: r for r in choice.key_effects(rows, SPACE)}
+    # padding: same 0.93, 0.92, 0.94 (mean 0.93) against valid 0.90, 0.89, 0.89 (mean 0.8933)
+    same, valid = np.array([0.93, 0.92, 0.94]), np.array([0.90, 0.89, 0.89])
+    se = np.sqrt(same.var(ddof=1) / 3 + valid.var(ddof=1) / 3)
+    assert effects["padding"]["best value (mean)"] == "same"
+    assert effects["padding"]["gap of means"] == pytest.approx(same.mean() - valid.mean())
+    assert effects["padding"]["its standard error"] == pytest.approx(se)
+    assert effects["padding"]["clear"] is True
+    assert effects["padding"]["mean score by value"] == "valid: 89.3 %, same: 93.0 %"
+    # filters: 32-64 (0.90, 0.93, 0.94) against 64-128 (0.92, 0.89, 0.89): within the error
+    assert effects["filters"]["clear"] is False
+    once = [searched("0", 0.9, "valid", [32, 64]), searched("1", 0.8, "same", [32, 64])]
+    assert choice.key_effects(once, SPACE)[0]["its standard error"] is None  # one trial each
 
 
 def test_searched_values_read_plainly():

@@ -74,21 +74,32 @@ def isolation(rows: list[dict[str, Any]], space: dict[str, list[Any]]) -> list[d
     return out
 
 
-def key_effects(rows: list[dict[str, Any]], space: dict[str, list[Any]],
-                n_val: int) -> list[dict[str, Any]]:
-    """Per searched key: the spread of its candidates' best scores (`isolation`), the value
-    that scored best, and whether the spread exceeds two standard errors of the split."""
-    table = isolation(rows, space)
+def key_effects(rows: list[dict[str, Any]], space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Per searched key: the mean score of the trials with each value, the gap between the
+    best and the worst value's mean, and whether that gap exceeds twice its standard error.
+
+    In a random search every other key is drawn independently, so a difference of means
+    estimates what the key itself does at the search's fidelity; the best trial of each value
+    (`isolation`) differs in the other keys too. A key with values tried once has no error bar.
+    """
+    rows = competing(rows)
     out = []
-    for key in space:
-        scored = [r for r in table if r["key"] == key and r["best_val_accuracy"] is not None]
-        if not scored:
+    for key, candidates in space.items():
+        groups = {value_label(v): np.array([r["val_accuracy"] for r in rows
+                                            if json.dumps(r[key]) == json.dumps(v)])
+                  for v in candidates}
+        groups = {v: g for v, g in groups.items() if len(g)}
+        if not groups:
             continue
-        top = max(scored, key=lambda r: r["best_val_accuracy"])
-        spread = top["best_val_accuracy"] - min(r["best_val_accuracy"] for r in scored)
-        noise = 2 * standard_error(top["best_val_accuracy"], n_val)
-        out.append({"key": key, "best value": top["value"],
-                    "values tried": f"{len(scored)} of {len(space[key])}",
-                    "spread of best scores": spread,
-                    "beyond the noise": len(scored) > 1 and spread > noise})
+        means = {v: float(g.mean()) for v, g in groups.items()}
+        top, low = max(means, key=means.get), min(means, key=means.get)
+        gap = means[top] - means[low]
+        spread = [groups[v] for v in (top, low)]
+        se = (float(np.sqrt(sum(g.var(ddof=1) / len(g) for g in spread)))
+              if top != low and all(len(g) > 1 for g in spread) else None)
+        out.append({"key": key, "best value (mean)": top,
+                    "mean score by value": ", ".join(f"{v}: {100 * m:.1f} %"
+                                                     for v, m in means.items()),
+                    "gap of means": gap, "its standard error": se,
+                    "clear": bool(se is not None and gap > 2 * se)})
     return out

@@ -113,7 +113,8 @@ def results_table(comparison: Comparison) -> pd.DataFrame:
             "model": name,
             "test accuracy (%)": format_accuracy(m, "table"),
             "macro F1": f"{m['macro']['f1']:.4f}",
-            "train time (s)": f"{m['train_seconds']:.1f}",
+            "train time (s)": f"{m['train_seconds']:.1f}" + (
+                f" + {m['search_seconds']:.1f} search" if m.get("search_seconds") else ""),
             "inference (ms / 1k)": f"{m['inference_ms_per_1k']:.1f}",
             "parameters": f"{m['n_params']:,}",
         })
