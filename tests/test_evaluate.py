@@ -117,6 +117,7 @@ def test_the_chapter_summary_and_table_come_from_the_metrics(predictions):
     table = evaluate.per_class_table(ev.metrics)
     assert list(table.index) == list(evaluate.CLASS_NAMES)
     assert table.loc["Bag", "support"] == int(np.sum(y == 8))
+    assert table["support"].dtype.kind == "i", "a count of images reads as a whole number"
 
 
 def test_accuracy_reads_the_same_in_text_and_tables():

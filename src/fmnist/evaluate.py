@@ -111,7 +111,9 @@ def per_class_table(metrics: dict[str, Any]):
     """Precision, recall, F1 and support per class (a DataFrame, one row per class)."""
     import pandas as pd
 
-    return pd.DataFrame(metrics["per_class"]).T.round(4)
+    table = pd.DataFrame(metrics["per_class"]).T.round(4)
+    table["support"] = table["support"].astype(int)  # a count of images, not a score
+    return table
 
 
 def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, /, **record: Any
