@@ -390,7 +390,7 @@ def markdown(result: dict) -> str:
                      f"(mean ± standard deviation; range {100 * seeds['gain_min']:+.2f} to "
                      f"{100 * seeds['gain_max']:+.2f}; `python bench/seeds.py`).")
     if report:
-        notes.append(f"Whole default report (every chapter and the site): "
+        notes.append(f"Whole report (every chapter and the site): "
                      f"{report['report_seconds']:.0f} s wall (chapters: " + ", ".join(
                          f"{k} {v:.0f} s" for k, v in report["chapters"].items()) +
                      f"); peak memory of the largest process {report['peak_rss_mib']:.0f} MiB.")
