@@ -67,6 +67,13 @@ def copy_project(root: Path) -> Path:
     return root
 
 
+def copy_of(built: Path, tmp_path: Path) -> Path:
+    """A copy of a built project (results and site included) that a test may change."""
+    project = tmp_path / "proj"
+    shutil.copytree(built, project)
+    return project
+
+
 @pytest.fixture(scope="session")
 def quick_project(tmp_path_factory) -> Path:
     """A copy of the project in which the quick report has been built once."""

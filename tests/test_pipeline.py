@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from conftest import fmnist
+from conftest import copy_of, fmnist
 
 from fmnist.compare import MODEL_CHAPTERS
 from fmnist.report import chapters
@@ -69,10 +69,7 @@ def tuning_outcome(project, tmp_path, learning_rate: float):
     """Rerun the tuning chapter (and the comparison) in a copy of the built quick project with
     a one-value search space: every trial is the quick CNN at `learning_rate`, retrained and
     then kept or rejected on validation."""
-    import shutil
-
-    copy = tmp_path / "proj"
-    shutil.copytree(project, copy)
+    copy = copy_of(project, tmp_path)
     proc = fmnist("run", "tuning", "--params", "params/quick.yaml",
                   "--set", f"tuning.space={{learning_rate: [{learning_rate}]}}",
                   "--set", "tuning.max_trials=1", cwd=copy)

@@ -13,7 +13,7 @@ import sys
 import nbformat
 import numpy as np
 import pytest
-from conftest import ROOT, copy_project, fmnist
+from conftest import ROOT, copy_of, copy_project, fmnist
 
 from fmnist import cli, data
 from fmnist.paths import PathError
@@ -296,8 +296,7 @@ def test_ctrl_c_while_a_chapter_trains_exits_130_with_one_line(quick_project):
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, tmp_path):
-    project = tmp_path / "proj"
-    shutil.copytree(quick_project, project)
+    project = copy_of(quick_project, tmp_path)
     search = ["tune", "--no-report", "--params", "params/quick.yaml", "--set",
               "tuning.max_trials=4", "--set", "tuning.search_subset=2000"]
     proc = interrupt_when(search, project, r"^\s*trial \d+: ")
@@ -357,8 +356,7 @@ def test_a_failed_distributed_search_exits_1_naming_it(quick_project, tmp_path, 
                                                        capsys):
     from fmnist import distributed
 
-    project = tmp_path / "proj"
-    shutil.copytree(quick_project, project)
+    project = copy_of(quick_project, tmp_path)
 
     def chief_fails(command, workers, **kwargs):
         raise RuntimeError("distributed search failed: chief exit 1, workers [1, 1]")
@@ -403,8 +401,7 @@ def test_a_kill_between_the_predictions_and_the_metrics_write_is_made_whole(quic
                                                                             tmp_path):
     # What a kill leaves after `predictions.npz` is renamed in and before `metrics.json` is:
     # new predictions beside old metrics, and no stamp (removed when the chapter started).
-    project = tmp_path / "proj"
-    shutil.copytree(quick_project, project)
+    project = copy_of(quick_project, tmp_path)
     folder = project / "results" / "dense"
     probs, y_true = load_predictions(folder)
     np.savez_compressed(folder / "predictions.npz", probs=np.roll(probs, 1, axis=1), y_true=y_true)
@@ -420,8 +417,7 @@ def test_a_kill_between_the_predictions_and_the_metrics_write_is_made_whole(quic
 @pytest.mark.slow
 def test_fmnist_build_alone_renders_the_site_and_clears_a_killed_builds_staging(quick_project,
                                                                                 tmp_path):
-    project = tmp_path / "proj"
-    shutil.copytree(quick_project, project)
+    project = copy_of(quick_project, tmp_path)
     leftover = project / "_build" / ".stage-killed"
     (leftover / "src").mkdir(parents=True)  # what a build killed mid-way leaves
     (project / "_build" / "html" / "index.html").unlink()

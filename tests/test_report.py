@@ -68,7 +68,9 @@ def sound_dense_results(results):
         z.writestr("config.json", "{}")
 
 
-def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
+def dense_that_ran(tmp_path):
+    """A project copy whose dense chapter ran to the end with the quick profile: its executed
+    notebook, sound results and stamp. Returns the root, profile, results folder and chapter."""
     root = project_copy(tmp_path)
     profile = load_profile(root / "params" / "quick.yaml")
     results = root / "results"
@@ -80,6 +82,11 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     stamp = report.chapter_stamp(root, profile, ch, results)
     (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
     assert report.is_fresh(root, profile, ch, results)
+    return root, profile, results, ch
+
+
+def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
+    root, profile, results, ch = dense_that_ran(tmp_path)
     changed = load_profile(root / "params" / "quick.yaml", ["dense.epochs=2"])
     assert not report.is_fresh(root, changed, ch, results)
     other = load_profile(root / "params" / "quick.yaml", ["cnn.epochs=2"])
@@ -93,16 +100,7 @@ def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
 
 
 def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypatch):
-    root = project_copy(tmp_path)
-    profile = load_profile(root / "params" / "quick.yaml")
-    results = root / "results"
-    ch = next(c for c in report.chapters() if c.slug == "dense")
-    (results / "notebooks").mkdir(parents=True)
-    (results / "notebooks" / ch.notebook).write_text("{}")
-    sound_dense_results(results)
-    stamp = report.chapter_stamp(root, profile, ch, results)
-    (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
-    assert report.is_fresh(root, profile, ch, results)
+    root, profile, results, ch = dense_that_ran(tmp_path)
     installed = report.package_versions()
     monkeypatch.setattr(report, "package_versions",
                         lambda: {**installed, "tensorflow": "9.9.9"})  # as after `make lock`

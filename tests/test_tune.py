@@ -113,9 +113,9 @@ KILL_POINTS = {"a new trial starts": lambda oracle: "2" in oracle.start_order,
                "a trial ends": lambda oracle: "1" in oracle.end_order}
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
-def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_whole(
-        tmp_path, monkeypatch, point):
+def stop_search_at(point: str, directory: Path, monkeypatch) -> None:
+    """Run the tiny search of 4 trials in `directory` and stop it, as a kill would, at the
+    oracle's first save where `KILL_POINTS[point]` holds."""
     from keras_tuner.src.engine import oracle as oracle_module
 
     save = oracle_module.Oracle.save
@@ -127,8 +127,14 @@ def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_who
 
     monkeypatch.setattr(oracle_module.Oracle, "save", save_until_killed)
     with pytest.raises(Killed):
-        run(tmp_path / "killed", 4)
+        run(directory, 4)
     monkeypatch.setattr(oracle_module.Oracle, "save", save)
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_whole(
+        tmp_path, monkeypatch, point):
+    stop_search_at(point, tmp_path / "killed", monkeypatch)
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("*/trial_[01]/*")}
     assert any(p.parent.name == "trial_1" for p in before)
 
@@ -179,19 +185,7 @@ def test_a_search_stopped_while_writing_a_new_trials_file_resumes_as_if_whole(tm
                                                                               monkeypatch):
     # Ctrl-C inside KerasTuner's (non-atomic) write of a new trial's file, before the oracle
     # started it: the file is truncated and the trial is in no saved order.
-    from keras_tuner.src.engine import oracle as oracle_module
-
-    save = oracle_module.Oracle.save
-
-    def save_until_killed(self):
-        if KILL_POINTS["a new trial starts"](self):
-            raise Killed
-        save(self)
-
-    monkeypatch.setattr(oracle_module.Oracle, "save", save_until_killed)
-    with pytest.raises(Killed):
-        run(tmp_path / "killed", 4)
-    monkeypatch.setattr(oracle_module.Oracle, "save", save)
+    stop_search_at("a new trial starts", tmp_path / "killed", monkeypatch)
     project = next((tmp_path / "killed").glob(f"{search.PROJECT}-*"))
     new = project / "trial_2" / "trial.json"
     new.write_text(new.read_text()[:25])

@@ -115,12 +115,17 @@ def _read_stamp(folder: Path) -> str | None:
         return None
 
 
+def _ran_with_these_inputs(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
+    """Whether the chapter ran to the end with exactly these inputs (its stamp)."""
+    notebook = results / NOTEBOOKS_DIR / ch.notebook
+    stamp = _read_stamp(results / ch.slug)
+    return notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
+
+
 def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
     """True when the chapter ran to the end with exactly these inputs and every file its
     readers need is sound (`results.damage`)."""
-    notebook = results / NOTEBOOKS_DIR / ch.notebook
-    stamp = _read_stamp(results / ch.slug)
-    return (notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
+    return (_ran_with_these_inputs(root, profile, ch, results)
             and damage(results, ch.slug) is None)
 
 
@@ -218,10 +223,12 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     for i, ch in enumerate(todo, start=1):
         prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
         forced = force is True or (force is not False and ch.slug in force)
-        damaged = _read_stamp(results / ch.slug) and damage(results, ch.slug)
-        if damaged and not forced:
+        # Each results folder is checked once (the check reads every file a reader needs).
+        damaged = None if forced or not _read_stamp(results / ch.slug) else damage(results,
+                                                                                  ch.slug)
+        if damaged:
             log(f"{prefix} damaged results ({_relative(damaged, root)}): running it again")
-        elif not forced and is_fresh(root, profile, ch, results):
+        elif not forced and _ran_with_these_inputs(root, profile, ch, results):
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
             continue
         log(f"{prefix} running {ch.notebook} ...")

@@ -14,7 +14,6 @@ import numpy as np
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
-N_CLASSES = 10
 # What each chapter's readers need from its folder (the figures are the pages' own business).
 MODEL_FILES = (METRICS_FILE, PREDICTIONS_FILE)
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -25,6 +24,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "tuning": MODEL_FILES,  # a kept default has a model only when the CNN chapter saved one
     "comparison": (),
 }
+N_CLASSES = 10  # models.N_CLASSES; not imported, as models loads Keras
 METRIC_KEYS = ("accuracy", "accuracy_ci95", "macro", "per_class", "confusion_matrix",
                "train_seconds")
 
@@ -34,26 +34,29 @@ class DamagedResults(RuntimeError):
     command that makes it again."""
 
 
-def _check_metrics(path: Path) -> str | None:
+def _read_metrics(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """A metrics file's content, or None and what is wrong with it."""
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        return f"not readable JSON ({type(err).__name__})"
+        return None, f"not readable JSON ({type(err).__name__})"
     missing = [k for k in METRIC_KEYS if not isinstance(metrics, dict) or k not in metrics]
-    return f"incomplete: no {', '.join(missing)}" if missing else None
+    return (None, f"incomplete: no {', '.join(missing)}") if missing else (metrics, None)
 
 
-def _check_npz(path: Path, arrays: tuple[str, ...]) -> str | None:
+def _read_npz(path: Path, arrays: tuple[str, ...]
+              ) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """The named arrays of a NumPy archive, or None and what is wrong with it."""
     try:
         with np.load(path, allow_pickle=False) as f:
             loaded = {name: f[name] for name in arrays}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        return f"not a readable NumPy archive ({type(err).__name__})"
+        return None, f"not a readable NumPy archive ({type(err).__name__})"
     if "probs" in loaded:
         probs, y = loaded["probs"], loaded["y_true"]
         if probs.ndim != 2 or probs.shape != (len(y), N_CLASSES):
-            return f"incomplete: probabilities of shape {probs.shape} for {len(y)} labels"
-    return None
+            return None, f"incomplete: probabilities of shape {probs.shape} for {len(y)} labels"
+    return loaded, None
 
 
 def _check_zip(path: Path) -> str | None:
@@ -65,12 +68,13 @@ def _check_zip(path: Path) -> str | None:
     return f"its member {bad} is corrupt" if bad else None
 
 
+PREDICTION_ARRAYS = ("probs", "y_true")
 CHECKS: dict[str, Callable[[Path], str | None]] = {
-    METRICS_FILE: _check_metrics,
-    PREDICTIONS_FILE: lambda p: _check_npz(p, ("probs", "y_true")),
-    "model.npz": lambda p: _check_npz(p, ("coef", "intercept")),
+    METRICS_FILE: lambda p: _read_metrics(p)[1],
+    PREDICTIONS_FILE: lambda p: _read_npz(p, PREDICTION_ARRAYS)[1],
+    "model.npz": lambda p: _read_npz(p, ("coef", "intercept"))[1],
     "model.keras": _check_zip,
-    "split.npz": lambda p: _check_npz(p, ("train", "val")),
+    "split.npz": lambda p: _read_npz(p, ("train", "val"))[1],
 }
 
 
@@ -126,21 +130,21 @@ def load_metrics(folder: str | Path) -> dict[str, Any] | None:
     path = Path(folder) / METRICS_FILE
     if not path.is_file():
         return None
-    reason = _check_metrics(path)
+    metrics, reason = _read_metrics(path)  # one read: checked and parsed together
     if reason:
         raise _damaged(path, reason)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return metrics
 
 
 def load_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A chapter's saved test-set class probabilities and true labels (`DamagedResults` when
     the file is missing, unreadable or incomplete)."""
     path = Path(folder) / PREDICTIONS_FILE
-    reason = "missing" if not path.is_file() else CHECKS[PREDICTIONS_FILE](path)
+    loaded, reason = (None, "missing") if not path.is_file() else _read_npz(path,
+                                                                           PREDICTION_ARRAYS)
     if reason:
         raise _damaged(path, reason)
-    with np.load(path, allow_pickle=False) as f:
-        return f["probs"], f["y_true"]
+    return loaded["probs"], loaded["y_true"]
 
 
 def load_model(results: str | Path, chapter: str):
