@@ -10,6 +10,7 @@ Each row records the space it was drawn from; the table reads only the rows of t
 profile's current space.
 
 Usage: python bench/fidelity.py [--configs 8] [--seed 0]   appends to results/fidelity.jsonl
+       (another --seed draws further configurations)
        python bench/fidelity.py --table                    renders results/fidelity.md
 """
 
@@ -95,12 +96,19 @@ def spearman(a, b) -> tuple[float, float]:
 
 
 def current_rows(rows: list[dict]) -> list[dict]:
-    """The measurements of the default profile's current search space, at today's fidelities."""
+    """The measurements of the default profile's current search space, at today's fidelities,
+    each configuration once."""
     space = params.params_hash(params.load_profile(ROOT / "params" / "default.yaml")
                                .sections["tuning"].space)
     wanted = [[e, s] for e, s in FIDELITIES]
-    return [r for r in rows if r.get("space") == space
-            and [[f["epochs"], f["subset"]] for f in r["fidelities"]] == wanted]
+    kept, seen = [], set()
+    for r in rows:
+        values = json.dumps(r["values"], sort_keys=True)  # another draw may repeat a configuration
+        if (r.get("space") == space and values not in seen
+                and [[f["epochs"], f["subset"]] for f in r["fidelities"]] == wanted):
+            kept.append(r)
+            seen.add(values)
+    return kept
 
 
 def table(rows: list[dict]) -> str:

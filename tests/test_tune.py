@@ -61,6 +61,15 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
     assert config.learning_rate in SPACE.space["learning_rate"]
 
 
+def test_max_trials_sets_a_hyperband_searchs_budget(tmp_path):
+    # One Hyperband iteration at 2 epochs starts four configurations and continues one of them
+    # (five trials); eight trials ask for two iterations: eight configurations, ten trials.
+    assert fmnist_tuner.hyperband_configurations(2) == 4
+    tuner = run(tmp_path, 8, algorithm="hyperband", trial_epochs=2)
+    rounds = [t.hyperparameters.values["tuner/round"] for t in tuner.oracle.trials.values()]
+    assert len(rows(tuner)) == 10 and rounds.count(0) == 8
+
+
 def oracle_state(directory: Path) -> dict:
     """The search's saved oracle state, or {} before its first complete write."""
     for oracle_json in directory.glob(f"{search.PROJECT}-*/oracle.json"):

@@ -220,7 +220,8 @@ def describe_search(setup: SearchSetup) -> str:
     """One paragraph: algorithm, fidelity, space size, data."""
     space = setup.space
     combos = int(np.prod([len(v) for v in space.space.values()]))
-    budget = (f"Hyperband with at most {space.trial_epochs} epochs per configuration"
+    budget = (f"Hyperband over about {space.max_trials} configurations of at most "
+              f"{space.trial_epochs} epochs"
               if space.algorithm == "hyperband" else
               f"{space.max_trials} trials of {space.trial_epochs} epochs ({space.algorithm})")
     return (f"Search: {budget}, on {len(setup.search_train[1]):,} training images, scored on "

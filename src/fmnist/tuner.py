@@ -1,7 +1,8 @@
 """KerasTuner adaptations: the tuner a profile names, made resumable, timed and repairable.
 
 Everything here that touches KerasTuner's private state (`_retry_queue`, `_project_dir`,
-`_is_worker`, the saved `oracle.json`) is checked against KerasTuner 1.4 by tests/test_tune.py.
+`_is_worker`, Hyperband's bracket sizes, the saved `oracle.json`) is checked against
+KerasTuner 1.4 by tests/test_tune.py.
 The hypermodel and the search's configurations are `fmnist.tune`'s.
 """
 
@@ -23,6 +24,7 @@ from fmnist.params import TuningParams
 from fmnist.results import DamagedResults, atomic_write_text
 from fmnist.search import project_name
 
+HYPERBAND_FACTOR = 2
 SECONDS_FILE = "seconds.json"
 VALUES_FILE = "values.json"  # a trial's hyperparameter values, written when it starts
 
@@ -187,6 +189,20 @@ def repair_search(folder: Path) -> list[str]:
     return notes
 
 
+def hyperband_configurations(max_epochs: int, factor: int = HYPERBAND_FACTOR) -> int:
+    """How many configurations one Hyperband iteration starts (its brackets' first rounds)."""
+    oracle = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=max_epochs,
+                                        factor=factor)
+    return sum(oracle._get_size(bracket, 0) for bracket in range(oracle._get_num_brackets()))
+
+
+def hyperband_iterations(max_trials: int, max_epochs: int,
+                         factor: int = HYPERBAND_FACTOR) -> int:
+    """The whole Hyperband iterations that start about `max_trials` configurations (at least
+    one), so `tuning.max_trials` sets a Hyperband search's budget as it sets a random search's."""
+    return max(1, round(max_trials / hyperband_configurations(max_epochs, factor)))
+
+
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable); a damaged
@@ -209,8 +225,10 @@ def _make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
     if space.algorithm == "hyperband":
         # Factor 2, not KerasTuner's 3: with a budget of a few epochs per configuration, factor 3
         # leaves one bracket, i.e. a random search without successive halving.
-        return timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs, factor=2,
-                                    hyperband_iterations=1, **common)
+        iterations = hyperband_iterations(space.max_trials, space.trial_epochs)
+        return timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs,
+                                    factor=HYPERBAND_FACTOR, hyperband_iterations=iterations,
+                                    **common)
     if space.algorithm == "bayesian":
         # KerasTuner's default starts with 3 random points per hyperparameter, more than a small
         # budget has: half the trials explore, the rest follow the Gaussian process.
