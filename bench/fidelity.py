@@ -111,6 +111,20 @@ def current_rows(rows: list[dict]) -> list[dict]:
     return kept
 
 
+def report_pick_line(retrained: np.ndarray) -> str:
+    """Where the default report's own choice, retrained (`bench/run.py`), falls among the
+    sampled configurations' retrained validation accuracies."""
+    latest = ROOT / "bench" / "results" / "latest.json"
+    tuned = json.loads(latest.read_text())["models"]["tuning"] if latest.is_file() else {}
+    mine = tuned.get("retrained_val_accuracy")
+    if mine is None:
+        return ""
+    below = int(np.sum(retrained < mine))
+    return (f"\nThe default report's own choice, retrained (`bench/results/latest.json`): "
+            f"{100 * mine:.2f} % validation, above {below} of these {len(retrained)} "
+            "configurations.")
+
+
 def table(rows: list[dict]) -> str:
     """Per fidelity: Spearman with the retrained accuracy (and its p-value), mean time, and
     where its top pick's retrained accuracy ranks among the configurations measured."""
@@ -133,6 +147,7 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {epochs} | {subset or 'all'} | {rho:.2f} ({p:.2g}) | "
                      f"{np.mean([r['fidelities'][k]['seconds'] for r in rows]):.0f} | "
                      f"{100 * retrained[pick]:.2f} % | {rank} of {len(rows)} |")
+    lines.append(report_pick_line(retrained))
     machines = sorted({r["machine"] for r in rows})
     dates = sorted({r["date"] for r in rows})
     lines.append(f"\nMachine: {', '.join(machines)}; {', '.join(dates)}. Command: "
