@@ -3,8 +3,9 @@
 Runs the default profile's search (its space, subset, trial epochs and `max_trials`, which sets
 Hyperband's budget too) once per algorithm and search seed into a scratch folder, the data
 chapter's split fixed. Records what the chapter would retrain (the `one_se` pick among the trials
-trained for the most epochs) and its search score, the best score, the configurations tried, the
-epochs trained, and the CPU and wall seconds. Needs the data chapter's split (`fmnist run data`).
+trained for the most epochs) and its search score, the best score, the distinct configurations
+tried, the epochs trained, and the CPU and wall seconds. Needs the data chapter's split
+(`fmnist run data`).
 
 Rows record the space they searched; the table reads only the default profile's current space.
 Rows measured before the space became the recipe's keys (2026-11-25) have no such record.
@@ -63,6 +64,8 @@ def measure(algorithm: str, seed: int) -> dict:
     competing = choice.competing(rows)
     return {"algorithm": algorithm, "seed": seed, "trials": len(rows),
             "configurations": sum(hp.get("tuner/round", 0) == 0 for hp in done),
+            # Bayesian optimisation can propose a configuration it has already trained.
+            "distinct": len({json.dumps({k: r[k] for k in space.space}) for r in rows}),
             "epochs_trained": sum(hp.get("tuner/epochs", space.trial_epochs)
                                   - hp.get("tuner/initial_epoch", 0) for hp in done),
             "full_fidelity_trials": len(competing),
@@ -141,7 +144,7 @@ def table(rows: list[dict]) -> str:
              "validation accuracy at the search's fidelity, and retrained it is trained as the "
              "chapter retrains it (`--retrain`).\n",
              "| algorithm | seeds | pick's search score, mean ± sd | pick retrained, mean ± sd | "
-             "best score of the first half of the trials | configurations (trials) | "
+             "best score of the first half of the trials | distinct configurations (trials) | "
              "epochs trained | CPU seconds |",
              "|---|---|---|---|---|---|---|---|"]
     for algorithm in ALGORITHMS:
@@ -155,7 +158,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {algorithm} | {', '.join(str(r['seed']) for r in mine)} | "
             f"{score.mean():.2f} ± {spread(score)} % | {full} | {half_budget(mine)} | "
-            f"{np.mean([r['configurations'] for r in mine]):.0f} "
+            f"{np.mean([r['distinct'] for r in mine]):.1f} "
             f"({np.mean([r['trials'] for r in mine]):.0f}) | "
             f"{np.mean([r['epochs_trained'] for r in mine]):.0f} | "
             f"{np.mean([r['cpu_seconds'] for r in mine]):.0f} |")
