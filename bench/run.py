@@ -419,7 +419,8 @@ def markdown(result: dict) -> str:
 
 
 def targets(result: dict) -> str:
-    """The code's goals against what was measured: for bench/results/latest.md only."""
+    """The profile's goals for the code against what was measured: for results/NAME.md only,
+    never the README. The time goal needs the original procedure in the same invocation."""
     report = result.get("report") or {}
     goals = TARGETS.get(result.get("profile", "default"))
     if goals is None:

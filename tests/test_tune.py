@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras_tuner as kt
 import pytest
 from tiny_search import CNN, SPACE, rows, run
 
@@ -61,10 +62,17 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
     assert config.learning_rate in SPACE.space["learning_rate"]
 
 
+@pytest.mark.parametrize("max_epochs", range(1, 10))
+def test_hyperband_configurations_agree_with_keras_tuners_brackets(max_epochs):
+    oracle = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=max_epochs,
+                                        factor=search.HYPERBAND_FACTOR, seed=0)
+    starts = sum(oracle._get_size(b, 0) for b in range(oracle._get_num_brackets()))
+    assert search.hyperband_configurations(max_epochs) == starts
+
+
 def test_max_trials_sets_a_hyperband_searchs_budget(tmp_path):
     # One Hyperband iteration at 2 epochs starts four configurations and continues one of them
     # (five trials); eight trials ask for two iterations: eight configurations, ten trials.
-    assert fmnist_tuner.hyperband_configurations(2) == 4
     tuner = run(tmp_path, 8, algorithm="hyperband", trial_epochs=2)
     rounds = [t.hyperparameters.values["tuner/round"] for t in tuner.oracle.trials.values()]
     assert len(rows(tuner)) == 10 and rounds.count(0) == 8

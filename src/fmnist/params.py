@@ -197,8 +197,8 @@ class TuningParams:
     algorithm: str = _param("random", "tuner algorithm",
                             lambda v: v in ("random", "hyperband", "bayesian"),
                             "random, hyperband or bayesian")
-    max_trials: int = _param(16, "configurations tried (Hyperband: about as many started, in "
-                             "whole iterations)", _positive, "an integer > 0")
+    max_trials: int = _param(16, "trials (Hyperband: whole iterations starting the nearest "
+                             "number of configurations)", _positive, "an integer > 0")
     trial_epochs: int = _param(2, "epochs per trial (Hyperband: the most a configuration gets)",
                                _positive, "an integer > 0")
     search_subset: int | None = _param(10_000, "training images used during the search",

@@ -8,11 +8,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from fmnist.params import CnnParams, TuningParams, params_hash
 
 PROJECT = "search"
+# Hyperband's halving factor. Not KerasTuner's 3: with a budget of a few epochs per
+# configuration, factor 3 leaves one bracket, i.e. a random search without successive halving.
+HYPERBAND_FACTOR = 2
+
+
+def hyperband_configurations(max_epochs: int, factor: int = HYPERBAND_FACTOR) -> int:
+    """How many configurations one Hyperband iteration starts (its brackets' first rounds),
+    sized as KerasTuner 1.4's `HyperbandOracle` sizes them (tests/test_tune.py compares)."""
+    brackets, epochs = 0, max_epochs
+    while epochs >= 1:
+        epochs, brackets = epochs / factor, brackets + 1
+    end_size = math.ceil(1 + math.log(max_epochs, factor))
+    return sum(math.ceil(end_size / (b + 1) * factor**b) for b in range(brackets))
+
+
+def hyperband_iterations(max_trials: int, max_epochs: int,
+                         factor: int = HYPERBAND_FACTOR) -> int:
+    """The whole Hyperband iterations whose configurations come nearest `max_trials` (at least
+    one), so `tuning.max_trials` sets a Hyperband search's budget as it sets a random search's."""
+    return max(1, math.floor(max_trials / hyperband_configurations(max_epochs, factor) + 0.5))
 
 
 def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
@@ -20,6 +41,8 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
     # Keys that do not change which trials are run leave the search's folder alone.
     values = {k: v for k, v in dataclasses.asdict(space).items()
               if k not in ("overwrite", "selection")}
+    if space.algorithm == "hyperband":  # a reloaded oracle keeps its saved iteration count
+        values["iterations"] = hyperband_iterations(space.max_trials, space.trial_epochs)
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 

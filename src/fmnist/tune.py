@@ -28,7 +28,7 @@ from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
 from fmnist.recipe import Recipe, epoch_setter, make_batches
 from fmnist.results import load_metrics, load_predictions
-from fmnist.search import search_key
+from fmnist.search import hyperband_configurations, hyperband_iterations, search_key
 from fmnist.train import best_epoch_callback, compile_model, fit_keras, seed_everything
 from fmnist.tuner import SECONDS_FILE, make_tuner
 
@@ -220,8 +220,10 @@ def describe_search(setup: SearchSetup) -> str:
     """One paragraph: algorithm, fidelity, space size, data."""
     space = setup.space
     combos = int(np.prod([len(v) for v in space.space.values()]))
-    budget = (f"Hyperband over about {space.max_trials} configurations of at most "
-              f"{space.trial_epochs} epochs"
+    iterations = hyperband_iterations(space.max_trials, space.trial_epochs)
+    budget = (f"Hyperband, {iterations} iteration{'s' * (iterations > 1)} starting "
+              f"{iterations * hyperband_configurations(space.trial_epochs)} configurations of "
+              f"up to {space.trial_epochs} epochs"
               if space.algorithm == "hyperband" else
               f"{space.max_trials} trials of {space.trial_epochs} epochs ({space.algorithm})")
     return (f"Search: {budget}, on {len(setup.search_train[1]):,} training images, scored on "

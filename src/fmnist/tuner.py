@@ -1,8 +1,7 @@
 """KerasTuner adaptations: the tuner a profile names, made resumable, timed and repairable.
 
 Everything here that touches KerasTuner's private state (`_retry_queue`, `_project_dir`,
-`_is_worker`, Hyperband's bracket sizes, the saved `oracle.json`) is checked against
-KerasTuner 1.4 by tests/test_tune.py.
+`_is_worker`, the saved `oracle.json`) is checked against KerasTuner 1.4 by tests/test_tune.py.
 The hypermodel and the search's configurations are `fmnist.tune`'s.
 """
 
@@ -22,9 +21,8 @@ import keras_tuner as kt
 from fmnist.distributed import TUNER_ID_VAR
 from fmnist.params import TuningParams
 from fmnist.results import DamagedResults, atomic_write_text
-from fmnist.search import project_name
+from fmnist.search import HYPERBAND_FACTOR, hyperband_iterations, project_name
 
-HYPERBAND_FACTOR = 2
 SECONDS_FILE = "seconds.json"
 VALUES_FILE = "values.json"  # a trial's hyperparameter values, written when it starts
 
@@ -189,20 +187,6 @@ def repair_search(folder: Path) -> list[str]:
     return notes
 
 
-def hyperband_configurations(max_epochs: int, factor: int = HYPERBAND_FACTOR) -> int:
-    """How many configurations one Hyperband iteration starts (its brackets' first rounds)."""
-    oracle = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=max_epochs,
-                                        factor=factor)
-    return sum(oracle._get_size(bracket, 0) for bracket in range(oracle._get_num_brackets()))
-
-
-def hyperband_iterations(max_trials: int, max_epochs: int,
-                         factor: int = HYPERBAND_FACTOR) -> int:
-    """The whole Hyperband iterations that start about `max_trials` configurations (at least
-    one), so `tuning.max_trials` sets a Hyperband search's budget as it sets a random search's."""
-    return max(1, round(max_trials / hyperband_configurations(max_epochs, factor)))
-
-
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable); a damaged
@@ -223,8 +207,6 @@ def _make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
               "project_name": project_name(space, seed, data_key),
               "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
     if space.algorithm == "hyperband":
-        # Factor 2, not KerasTuner's 3: with a budget of a few epochs per configuration, factor 3
-        # leaves one bracket, i.e. a random search without successive halving.
         iterations = hyperband_iterations(space.max_trials, space.trial_epochs)
         return timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs,
                                     factor=HYPERBAND_FACTOR, hyperband_iterations=iterations,

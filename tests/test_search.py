@@ -1,0 +1,39 @@
+"""A search's budget and folder, computed without TensorFlow."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fmnist import search
+from fmnist.params import TuningParams
+
+
+@pytest.mark.parametrize(("max_epochs", "configurations"), [(1, 1), (2, 4), (3, 6), (4, 10)])
+def test_one_hyperband_iteration_starts_its_brackets_first_rounds(max_epochs, configurations):
+    assert search.hyperband_configurations(max_epochs) == configurations
+
+
+@pytest.mark.parametrize(("max_trials", "max_epochs", "iterations"), [
+    (16, 2, 4),   # exactly four iterations of four configurations
+    (10, 2, 3),   # 2.5 iterations round up, not to the even 2
+    (9, 2, 2),
+    (2, 4, 1),    # fewer trials than one iteration starts: one iteration still runs
+])
+def test_hyperband_runs_the_whole_iterations_nearest_max_trials(max_trials, max_epochs,
+                                                                 iterations):
+    assert search.hyperband_iterations(max_trials, max_epochs) == iterations
+
+
+def test_a_hyperband_search_of_another_iteration_count_gets_its_own_folder():
+    # A reloaded Hyperband oracle keeps the iteration count it was saved with, so a search whose
+    # count changes must not resume the old folder; random search's folder is unaffected.
+    space = TuningParams(algorithm="hyperband", max_trials=8, trial_epochs=2)
+    more = dataclasses.replace(space, max_trials=16)
+    assert search.project_name(space, 42) != search.project_name(more, 42)
+    plain = dataclasses.replace(space, algorithm="random")
+    values = {k: v for k, v in dataclasses.asdict(plain).items()
+              if k not in ("overwrite", "selection")}
+    expected = search.params_hash({**values, "seed": 42, "data": ""})
+    assert search.project_name(plain, 42) == f"{search.PROJECT}-{expected}"
