@@ -12,12 +12,12 @@ Usage: python bench/cnn_step_cost.py [none|conv|pool ...]  appends to results/cn
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from readme import read_rows, record
 
 from fmnist import data, environment, models, train
 
@@ -77,7 +77,7 @@ def fit(rows: list[dict]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--fit"]:
-        fit([json.loads(line) for line in OUT.read_text().splitlines() if line.strip()])
+        fit(read_rows(OUT))
         sys.exit()
     ds = data.load_dataset(None)
     x = data.channels(data.to_float(ds.x_train[:N_IMAGES]))
@@ -85,6 +85,4 @@ if __name__ == "__main__":
     for placement in sys.argv[1:] or ["pool"]:
         for filters, kernels in CONFIGS:
             row = measure(filters, kernels, placement, x, y)
-            print(json.dumps(row), flush=True)
-            with OUT.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            record(OUT, row)

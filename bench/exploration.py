@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from readme import read_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 
 def rows(name: str) -> list[dict]:
-    path = RESULTS / name
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_rows(RESULTS / name)
 
 
 def costs() -> dict[str, float]:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from readme import render
+from readme import provenance, record, render
 
 from fmnist import data, environment, models, params, recipe, train, tune
 
@@ -83,9 +83,7 @@ def measure(n_configs: int, seed: int) -> None:
         row["retrained"] = {"val_accuracy": fit.val_accuracy,
                             "seconds": round(fit.train_seconds, 1),
                             "epochs_run": len(fit.history["loss"])}
-        print(json.dumps(row), flush=True)
-        with OUT.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        record(OUT, row)
 
 
 def spearman(a, b) -> tuple[float, float]:
@@ -177,10 +175,7 @@ def table(rows: list[dict]) -> str:
                      f"{rank} of {len(rows)} | {n} | "
                      f"{100 * pick_at_cost(scores, retrained, n):.2f} % |")
     lines.append(report_pick_line(retrained))
-    machines = sorted({r["machine"] for r in rows})
-    dates = sorted({r["date"] for r in rows})
-    lines.append(f"\nMachine: {', '.join(machines)}; {', '.join(dates)}. Command: "
-                 "`python bench/fidelity.py`.")
+    lines.append(provenance(rows, "python bench/fidelity.py"))
     return "\n".join(lines) + "\n"
 
 

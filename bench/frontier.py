@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from readme import render
+from readme import record, render
 
 from fmnist import data, environment, models, params, recipe, train
 
@@ -165,9 +164,7 @@ def main() -> None:
         for name in args.variants or list(VARIANTS):
             for seed in args.seeds:
                 row = run_variant(name, seed)
-                print(json.dumps(row), flush=True)
-                with OUT.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                record(OUT, row)
     print(render(OUT, table))
 
 

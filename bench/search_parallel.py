@@ -12,13 +12,14 @@ Appends to bench/results/search_parallel.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from readme import record
 
 from fmnist.environment import machine_description
 
@@ -73,9 +74,7 @@ def main() -> None:
                    "summary": proc.stdout.strip().splitlines()[-1], "params": args.params,
                    "overrides": args.overrides, "machine": machine_description(),
                    "date": time.strftime("%Y-%m-%d")}
-            print(json.dumps(row), flush=True)
-            with OUT.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            record(OUT, row)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from readme import render
+from readme import provenance, read_rows, record, render
 
 from fmnist import choice, data, params, train, tune
 from fmnist.environment import machine_description
@@ -86,17 +86,12 @@ def measure(algorithm: str, seed: int) -> dict:
             "date": time.strftime("%Y-%m-%d")}
 
 
-def saved_rows() -> list[dict]:
-    return [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
-
-
 def key(values: dict) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def current(rows: list[dict], kind: str) -> list[dict]:
-    """The rows of one kind ("search" or "retrain") measured with the current design."""
-    now = design(default_profile())
+def current(rows: list[dict], kind: str, now: dict) -> list[dict]:
+    """The rows of one kind ("search" or "retrain") measured with the design `now`."""
     fields = now if kind == "search" else {k: now[k] for k in ("space", "cnn")}
     return [r for r in rows if r.get("kind", "search") == kind
             and all(r.get(k) == v for k, v in fields.items())]
@@ -107,9 +102,9 @@ def retrain_picks() -> None:
     tuning chapter retrains its choice (`tune.retrain`: the CNN chapter's protocol and seed, on
     the whole training split), and append its validation accuracy."""
     profile = default_profile()
-    rows = saved_rows()
-    done = {key(r["values"]) for r in current(rows, "retrain")}
-    picks = {key(r["pick"]): r["pick"] for r in current(rows, "search")}
+    now, rows = design(profile), read_rows(OUT)
+    done = {key(r["values"]) for r in current(rows, "retrain", now)}
+    picks = {key(r["pick"]): r["pick"] for r in current(rows, "search", now)}
     cnn, shared = profile.sections["cnn"], profile.shared
     splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir)
     setup = tune.SearchSetup(tuner=None, splits=splits, search_train=None,
@@ -121,11 +116,9 @@ def retrain_picks() -> None:
         fit = tune.retrain(setup, tune.with_searched(cnn, values), shared.seed)
         row = {"kind": "retrain", "values": values, "val_accuracy": fit.val_accuracy,
                "seconds": round(fit.train_seconds, 1),
-               **{k: design(profile)[k] for k in ("space", "cnn")},
+               "space": now["space"], "cnn": now["cnn"],
                "machine": machine_description(), "date": time.strftime("%Y-%m-%d")}
-        print(json.dumps(row), flush=True)
-        with OUT.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        record(OUT, row)
 
 
 def spread(values: list[float]) -> str:
@@ -146,8 +139,9 @@ def first_half(searches: list[dict]) -> str:
 def table(rows: list[dict]) -> str:
     """Per algorithm, over its seeds: the pick's search score and retrained validation
     accuracy, the distinct configurations and epochs the search trained, and its CPU time."""
-    retrained = {key(r["values"]): r["val_accuracy"] for r in current(rows, "retrain")}
-    searches = current(rows, "search")
+    now = design(default_profile())
+    retrained = {key(r["values"]): r["val_accuracy"] for r in current(rows, "retrain", now)}
+    searches = current(rows, "search", now)
     if not searches:
         return ("No measurement of the current search design yet: "
                 "`python bench/tuner_algorithms.py`.\n")
@@ -177,10 +171,7 @@ def table(rows: list[dict]) -> str:
             f"({np.mean([r['trials'] for r in mine]):.0f}) | "
             f"{np.mean([r['epochs_trained'] for r in mine]):.0f} | "
             f"{np.mean([r['cpu_seconds'] for r in mine]):.0f} |")
-    machines = sorted({r["machine"] for r in searches})
-    dates = sorted({r["date"] for r in searches})
-    lines.append(f"\nMachine: {', '.join(machines)}; {', '.join(dates)}. Command: "
-                 "`python bench/tuner_algorithms.py`, then `--retrain`.")
+    lines.append(provenance(searches, "python bench/tuner_algorithms.py`, then `--retrain"))
     return "\n".join(lines) + "\n"
 
 
@@ -198,9 +189,7 @@ def main() -> None:
         for seed in args.seeds:
             for algorithm in args.algorithms:
                 row = measure(algorithm, seed)
-                print(json.dumps(row), flush=True)
-                with OUT.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                record(OUT, row)
     print(render(OUT, table))
 
 
