@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import nbformat
 import numpy as np
@@ -307,6 +308,40 @@ def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, 
     done = fmnist(*search, cwd=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "search finished: 4 trials" in done.stdout  # the quick space holds four
+
+
+def test_ctrl_c_wrapped_by_a_library_still_exits_130_with_one_line(monkeypatch, capsys):
+    from fmnist import cli
+
+    def search_interrupted_inside_tensorflow(args):
+        # What pybind11 does when Ctrl-C lands in Python code that C++ called back: the
+        # KeyboardInterrupt reaches the command as a RuntimeError.
+        try:
+            cli._on_interrupt(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise RuntimeError("MISMATCH of original and normalized active exception types: "
+                               "ORIGINAL NotFoundError REPLACED BY KeyboardInterrupt") from None
+
+    from fmnist import console
+
+    monkeypatch.setattr(console, "SILENCED", threading.Event())  # not to leak into later tests
+    monkeypatch.setattr(cli, "dispatch", search_interrupted_inside_tensorflow)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # keep pytest's own handler
+    assert cli.main(["tune", "--params", "params/quick.yaml"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [cli.INTERRUPTED_MESSAGE]
+
+
+def test_an_error_without_ctrl_c_is_not_taken_for_an_interrupt(monkeypatch):
+    from fmnist import cli
+
+    def fails(args):
+        raise RuntimeError("a real bug")
+
+    cli.INTERRUPTED.set()  # left over from an earlier command in this process
+    monkeypatch.setattr(cli, "dispatch", fails)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    with pytest.raises(RuntimeError, match="a real bug"):
+        cli.main(["tune", "--params", "params/quick.yaml"])
 
 
 @pytest.mark.parametrize("args", [

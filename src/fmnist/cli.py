@@ -251,8 +251,18 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     return build(root, profile)
 
 
+# Set by Ctrl-C. Python raises the handler's KeyboardInterrupt wherever the main thread is, and
+# when that is Python code called back from C++ (TensorFlow's error classes, via pybind11), the
+# library reports it as its own RuntimeError; this flag recognises those as the interrupt too.
+INTERRUPTED = threading.Event()
+INTERRUPTED_MESSAGE = ("fmnist: interrupted; finished chapters and trials are kept, the "
+                       "interrupted one is marked to rerun: run the same command again to "
+                       "continue.")
+
+
 def _on_interrupt(signum, frame) -> None:
     """Ctrl-C: silence the interrupted kernels' dying words, then stop as Python would."""
+    INTERRUPTED.set()
     console = sys.modules.get("fmnist.console")
     if console is not None:
         console.SILENCED.set()
@@ -264,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     args = make_parser().parse_args(argv)
+    INTERRUPTED.clear()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_interrupt)
     needs = missing_extra(args.command)
@@ -275,16 +286,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return dispatch(args)
-    except (*USAGE_ERRORS, PublishError) as err:
-        print(f"fmnist: error: {err}", file=sys.stderr)
-        return 2
-    except (ChapterFailed, SiteFailed) as err:
-        print(f"fmnist: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        print("fmnist: interrupted; finished chapters and trials are kept, the interrupted one "
-              "is marked to rerun: run the same command again to continue.", file=sys.stderr)
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
         return 130
+    except Exception as err:
+        if INTERRUPTED.is_set():  # the interrupt, wrapped by a library on its way out
+            print(INTERRUPTED_MESSAGE, file=sys.stderr)
+            return 130
+        if isinstance(err, (*USAGE_ERRORS, PublishError)):
+            print(f"fmnist: error: {err}", file=sys.stderr)
+            return 2
+        if isinstance(err, (ChapterFailed, SiteFailed)):
+            print(f"fmnist: {err}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":
