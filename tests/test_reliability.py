@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 
 import nbformat
 import numpy as np
@@ -310,38 +312,94 @@ def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, 
     assert "search finished: 4 trials" in done.stdout  # the quick space holds four
 
 
-def test_ctrl_c_wrapped_by_a_library_still_exits_130_with_one_line(monkeypatch, capsys):
-    from fmnist import cli
+@pytest.fixture
+def ctrl_c(monkeypatch):
+    """Press Ctrl-C in this process, as `fmnist`'s handler sees it; returns the press."""
+    from fmnist import console, interrupt
+
+    # Fresh flags, so that nothing leaks into later tests; pytest keeps its own handler.
+    monkeypatch.setattr(interrupt, "INTERRUPTED", threading.Event())
+    monkeypatch.setattr(console, "SILENCED", threading.Event())
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    return lambda: interrupt.on_interrupt(signal.SIGINT, None)
+
+
+def swallowed(press) -> None:
+    """Ctrl-C landing in a finalizer or weak-reference callback: Python prints "Exception
+    ignored" and carries on."""
+    with contextlib.suppress(KeyboardInterrupt):
+        press()
+
+
+def test_ctrl_c_wrapped_by_a_library_still_exits_130_with_one_line(ctrl_c, monkeypatch, capsys):
+    from fmnist import cli, interrupt
 
     def search_interrupted_inside_tensorflow(args):
         # What pybind11 does when Ctrl-C lands in Python code that C++ called back: the
         # KeyboardInterrupt reaches the command as a RuntimeError.
         try:
-            cli._on_interrupt(signal.SIGINT, None)
+            ctrl_c()
         except KeyboardInterrupt:
             raise RuntimeError("MISMATCH of original and normalized active exception types: "
                                "ORIGINAL NotFoundError REPLACED BY KeyboardInterrupt") from None
 
-    from fmnist import console
-
-    monkeypatch.setattr(console, "SILENCED", threading.Event())  # not to leak into later tests
     monkeypatch.setattr(cli, "dispatch", search_interrupted_inside_tensorflow)
-    monkeypatch.setattr(signal, "signal", lambda *a: None)  # keep pytest's own handler
     assert cli.main(["tune", "--params", "params/quick.yaml"]) == 130
-    assert capsys.readouterr().err.strip().splitlines() == [cli.INTERRUPTED_MESSAGE]
+    assert capsys.readouterr().err.strip().splitlines() == [interrupt.MESSAGE]
 
 
-def test_an_error_without_ctrl_c_is_not_taken_for_an_interrupt(monkeypatch):
+def test_an_error_without_ctrl_c_is_not_taken_for_an_interrupt(ctrl_c, monkeypatch):
     from fmnist import cli
 
     def fails(args):
         raise RuntimeError("a real bug")
 
-    cli.INTERRUPTED.set()  # left over from an earlier command in this process
+    swallowed(ctrl_c)  # an interrupt of an earlier command in this process
     monkeypatch.setattr(cli, "dispatch", fails)
-    monkeypatch.setattr(signal, "signal", lambda *a: None)
     with pytest.raises(RuntimeError, match="a real bug"):
         cli.main(["tune", "--params", "params/quick.yaml"])
+
+
+def test_a_ctrl_c_python_has_to_ignore_prints_no_traceback(ctrl_c, monkeypatch, capsys):
+    from fmnist import interrupt
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)  # restored after the test
+    interrupt.install()
+
+    class Resource:
+        pass
+
+    held = Resource()
+    watcher = weakref.ref(held, lambda ref: ctrl_c())  # Ctrl-C lands in a weakref callback
+    del held
+    assert watcher() is None and interrupt.INTERRUPTED.is_set()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
+    from fmnist import models, train
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
+    model = models.build_dense(units=[8])
+    before = [w.copy() for w in model.get_weights()]
+    swallowed(ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit_keras(model, (x, y), (x, y), epochs=3, batch_size=16, learning_rate=1e-3,
+                        patience=3, log=None)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_a_swallowed_ctrl_c_stops_a_search_before_its_first_trial_trains(ctrl_c, tmp_path):
+    from tiny_search import rows, run
+
+    swallowed(ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, 2)
+    from fmnist import interrupt
+
+    interrupt.INTERRUPTED.clear()
+    assert len(rows(run(tmp_path, 2))) == 2  # and the search resumes
 
 
 @pytest.mark.parametrize("args", [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
+from fmnist import interrupt
 from fmnist.chapters import downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.lock import LockBusy, project_lock
@@ -251,32 +251,10 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     return build(root, profile)
 
 
-# Set by Ctrl-C. Python raises the handler's KeyboardInterrupt wherever the main thread is, and
-# when that is Python code called back from C++ (TensorFlow's error classes, via pybind11), the
-# library reports it as its own RuntimeError; this flag recognises those as the interrupt too.
-INTERRUPTED = threading.Event()
-INTERRUPTED_MESSAGE = ("fmnist: interrupted; finished chapters and trials are kept, the "
-                       "interrupted one is marked to rerun: run the same command again to "
-                       "continue.")
-
-
-def _on_interrupt(signum, frame) -> None:
-    """Ctrl-C: silence the interrupted kernels' dying words, then stop as Python would."""
-    INTERRUPTED.set()
-    console = sys.modules.get("fmnist.console")
-    if console is not None:
-        console.SILENCED.set()
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
-    import signal
-
     args = make_parser().parse_args(argv)
-    INTERRUPTED.clear()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _on_interrupt)
+    interrupt.install()
     needs = missing_extra(args.command)
     if needs:
         print(f"fmnist: error: {needs}", file=sys.stderr)
@@ -287,11 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args)
     except KeyboardInterrupt:
-        print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        print(interrupt.MESSAGE, file=sys.stderr)
         return 130
     except Exception as err:
-        if INTERRUPTED.is_set():  # the interrupt, wrapped by a library on its way out
-            print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        if interrupt.INTERRUPTED.is_set():  # the interrupt, wrapped by a library on its way out
+            print(interrupt.MESSAGE, file=sys.stderr)
             return 130
         if isinstance(err, (*USAGE_ERRORS, PublishError)):
             print(f"fmnist: error: {err}", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fmnist import paths
+from fmnist import interrupt, paths
 from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
 from fmnist.environment import machine_description, package_versions, versions
 from fmnist.params import Profile
@@ -221,6 +221,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     timings: dict[str, float] = {}
     todo = [ch for ch in chapters() if ch.slug in selected]
     for i, ch in enumerate(todo, start=1):
+        interrupt.stop_if_interrupted()
         prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
         forced = force is True or (force is not False and ch.slug in force)
         # Each results folder is checked once (the check reads every file a reader needs).

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from fmnist import interrupt
 from fmnist.recipe import PLAIN, Recipe, epoch_setter, make_batches, predict_probs
 
 
@@ -51,6 +52,18 @@ def epoch_log_callback(epochs: int, log: Callable[[str], None] = print):
             log(line)
 
     return EpochLog()
+
+
+def interrupt_callback():
+    """Stop training at the next batch after a Ctrl-C whose exception Python swallowed.
+
+    The check runs before each batch, which keeps Keras' asynchronous batch dispatch.
+    """
+    class StopOnInterrupt(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            interrupt.stop_if_interrupted()
+
+    return StopOnInterrupt()
 
 
 @dataclass
@@ -140,8 +153,8 @@ def fit_keras(
     swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []
     start = time.perf_counter()
     lines = [epoch_log_callback(epochs, log)] if log else []
-    history = model.fit(batches, epochs=epochs,
-                        callbacks=[epoch_setter(batches), *swap, best, *lines], verbose=0)
+    callbacks = [interrupt_callback(), epoch_setter(batches), *swap, best, *lines]
+    history = model.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     model.set_weights(best.weights)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}

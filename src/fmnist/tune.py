@@ -29,7 +29,13 @@ from fmnist.params import CnnParams, TuningParams
 from fmnist.recipe import Recipe, epoch_setter, make_batches
 from fmnist.results import load_metrics, load_predictions
 from fmnist.search import hyperband_configurations, hyperband_iterations, search_key
-from fmnist.train import best_epoch_callback, compile_model, fit_keras, seed_everything
+from fmnist.train import (
+    best_epoch_callback,
+    compile_model,
+    fit_keras,
+    interrupt_callback,
+    seed_everything,
+)
 from fmnist.tuner import SECONDS_FILE, make_tuner
 
 
@@ -116,7 +122,8 @@ class CnnHyperModel:
         # search ranks configurations by the figure the retrain is judged on. Never stops early.
         swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if rec.ema_momentum else []
         scorer = best_epoch_callback(val, rec.tta, patience=kwargs.get("epochs", 1) + 1)
-        callbacks = [epoch_setter(batches), *swap, scorer, *kwargs.pop("callbacks", [])]
+        callbacks = [interrupt_callback(), epoch_setter(batches), *swap, scorer,
+                     *kwargs.pop("callbacks", [])]
         return model.fit(batches, callbacks=callbacks, **kwargs)
 
 
