@@ -28,12 +28,18 @@ def test_hyperband_runs_the_whole_iterations_nearest_max_trials(max_trials, max_
 
 def test_a_hyperband_search_of_another_iteration_count_gets_its_own_folder():
     # A reloaded Hyperband oracle keeps the iteration count it was saved with, so a search whose
-    # count changes must not resume the old folder; random search's folder is unaffected.
+    # count changes must not resume the old folder.
     space = TuningParams(algorithm="hyperband", max_trials=8, trial_epochs=2)
     more = dataclasses.replace(space, max_trials=16)
     assert search.project_name(space, 42) != search.project_name(more, 42)
-    plain = dataclasses.replace(space, algorithm="random")
-    values = {k: v for k, v in dataclasses.asdict(plain).items()
-              if k not in ("overwrite", "selection")}
-    expected = search.params_hash({**values, "seed": 42, "data": ""})
-    assert search.project_name(plain, 42) == f"{search.PROJECT}-{expected}"
+
+
+def test_only_what_changes_the_trials_changes_a_searchs_folder():
+    space = TuningParams()
+    name = search.project_name(space, 42)
+    # Which trial is retrained, and whether to start afresh, leave the trials as they are.
+    assert search.project_name(dataclasses.replace(space, selection="best"), 42) == name
+    assert search.project_name(dataclasses.replace(space, overwrite=True), 42) == name
+    assert search.project_name(space, 43) != name
+    assert search.project_name(space, 42, data_key="another split") != name
+    assert search.project_name(dataclasses.replace(space, trial_epochs=3), 42) != name
