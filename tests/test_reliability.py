@@ -318,7 +318,7 @@ def ctrl_c(monkeypatch):
     from fmnist import console, interrupt
 
     # Fresh flags, so that nothing leaks into later tests; pytest keeps its own handler.
-    monkeypatch.setattr(interrupt, "INTERRUPTED", threading.Event())
+    monkeypatch.setattr(interrupt, "_pressed", False)
     monkeypatch.setattr(console, "SILENCED", threading.Event())
     monkeypatch.setattr(signal, "signal", lambda *a: None)
     return lambda: interrupt.on_interrupt(signal.SIGINT, None)
@@ -348,6 +348,18 @@ def test_ctrl_c_wrapped_by_a_library_still_exits_130_with_one_line(ctrl_c, monke
     assert capsys.readouterr().err.strip().splitlines() == [interrupt.MESSAGE]
 
 
+def test_a_ctrl_c_swallowed_after_the_last_check_still_exits_130(ctrl_c, monkeypatch, capsys):
+    from fmnist import cli, interrupt
+
+    def finishes_after_a_swallowed_ctrl_c(args):
+        swallowed(ctrl_c)
+        return 0
+
+    monkeypatch.setattr(cli, "dispatch", finishes_after_a_swallowed_ctrl_c)
+    assert cli.main(["build", "--params", "params/quick.yaml"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [interrupt.MESSAGE]
+
+
 def test_an_error_without_ctrl_c_is_not_taken_for_an_interrupt(ctrl_c, monkeypatch):
     from fmnist import cli
 
@@ -360,20 +372,28 @@ def test_an_error_without_ctrl_c_is_not_taken_for_an_interrupt(ctrl_c, monkeypat
         cli.main(["tune", "--params", "params/quick.yaml"])
 
 
-def test_a_ctrl_c_python_has_to_ignore_prints_no_traceback(ctrl_c, monkeypatch, capsys):
+def test_only_the_ctrl_c_is_left_out_of_what_python_reports_as_ignored(ctrl_c, monkeypatch,
+                                                                         capsys):
     from fmnist import interrupt
-
-    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)  # restored after the test
-    interrupt.install()
 
     class Resource:
         pass
 
-    held = Resource()
-    watcher = weakref.ref(held, lambda ref: ctrl_c())  # Ctrl-C lands in a weakref callback
-    del held
-    assert watcher() is None and interrupt.INTERRUPTED.is_set()
-    assert capsys.readouterr().err == ""
+    def fails(ref):
+        raise ValueError("a real error in a finalizer")
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)  # prints to stderr
+    with interrupt.handling_ctrl_c():
+        held = Resource()
+        watcher = weakref.ref(held, lambda ref: ctrl_c())  # Ctrl-C lands in a weakref callback
+        del held
+        assert watcher() is None and interrupt.pressed()
+        assert capsys.readouterr().err == ""
+        other = Resource()
+        watcher = weakref.ref(other, fails)
+        del other
+        assert "ValueError: a real error in a finalizer" in capsys.readouterr().err
+    assert sys.unraisablehook is sys.__unraisablehook__, "Python's own report is restored"
 
 
 def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
@@ -390,16 +410,54 @@ def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
-def test_a_swallowed_ctrl_c_stops_a_search_before_its_first_trial_trains(ctrl_c, tmp_path):
-    from tiny_search import rows, run
+def tiny_search_configs(directory, max_trials: int) -> list[dict]:
+    """Run (or resume) the tests' tiny search; the values each finished trial tried."""
+    from tiny_search import SPACE, rows, run
+
+    return [{k: v for k, v in row.items() if k in SPACE.space}
+            for row in rows(run(directory, max_trials))]
+
+
+def finished_trials(directory) -> int:
+    return sum(json.loads(p.read_text())["status"] == "COMPLETED"
+               for p in directory.rglob("trial.json"))
+
+
+def test_a_swallowed_ctrl_c_stops_a_search_before_its_first_trial_trains(ctrl_c, tmp_path,
+                                                                           monkeypatch):
+    from fmnist import interrupt
 
     swallowed(ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, 2)
-    from fmnist import interrupt
+        tiny_search_configs(tmp_path / "interrupted", 2)
+    assert finished_trials(tmp_path / "interrupted") == 0
+    monkeypatch.setattr(interrupt, "_pressed", False)
+    resumed = tiny_search_configs(tmp_path / "interrupted", 2)
+    assert resumed == tiny_search_configs(tmp_path / "whole", 2)
 
-    interrupt.INTERRUPTED.clear()
-    assert len(rows(run(tmp_path, 2))) == 2  # and the search resumes
+
+def test_a_ctrl_c_wrapped_inside_a_trial_leaves_it_to_rerun_not_failed(ctrl_c, tmp_path,
+                                                                         monkeypatch):
+    from fmnist import interrupt, tune
+
+    fit, calls = tune.CnnHyperModel.fit, []
+
+    def second_trial_interrupted_inside_tensorflow(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            try:
+                ctrl_c()
+            except KeyboardInterrupt:
+                raise RuntimeError("REPLACED BY KeyboardInterrupt") from None
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(tune.CnnHyperModel, "fit", second_trial_interrupted_inside_tensorflow)
+    with pytest.raises(KeyboardInterrupt):  # not a failed trial with the search going on
+        tiny_search_configs(tmp_path / "interrupted", 3)
+    assert finished_trials(tmp_path / "interrupted") == 1
+    monkeypatch.setattr(interrupt, "_pressed", False)
+    resumed = tiny_search_configs(tmp_path / "interrupted", 3)
+    assert resumed == tiny_search_configs(tmp_path / "whole", 3)
 
 
 @pytest.mark.parametrize("args", [

@@ -254,30 +254,40 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected errors are one clear message and exit code 2, never a traceback."""
     args = make_parser().parse_args(argv)
-    interrupt.install()
     needs = missing_extra(args.command)
     if needs:
         print(f"fmnist: error: {needs}", file=sys.stderr)
         return 2
+    with interrupt.handling_ctrl_c():
+        try:
+            code = dispatch(args)
+        except KeyboardInterrupt:
+            return _interrupted()
+        except Exception as err:
+            if interrupt.pressed():  # the interrupt, wrapped by a library on its way out
+                return _interrupted()
+            return _failed(err)
+        # A Ctrl-C swallowed after the last check: the work is done, but the user asked to stop.
+        return _interrupted() if interrupt.pressed() else code
+
+
+def _interrupted() -> int:
+    print(interrupt.MESSAGE, file=sys.stderr)
+    return 130
+
+
+def _failed(err: Exception) -> int:
+    """An expected error's one line and exit code; anything else is a bug, raised as is."""
     from fmnist.report import ChapterFailed
     from fmnist.site import PublishError, SiteFailed
 
-    try:
-        return dispatch(args)
-    except KeyboardInterrupt:
-        print(interrupt.MESSAGE, file=sys.stderr)
-        return 130
-    except Exception as err:
-        if interrupt.INTERRUPTED.is_set():  # the interrupt, wrapped by a library on its way out
-            print(interrupt.MESSAGE, file=sys.stderr)
-            return 130
-        if isinstance(err, (*USAGE_ERRORS, PublishError)):
-            print(f"fmnist: error: {err}", file=sys.stderr)
-            return 2
-        if isinstance(err, (ChapterFailed, SiteFailed)):
-            print(f"fmnist: {err}", file=sys.stderr)
-            return 1
-        raise
+    if isinstance(err, (*USAGE_ERRORS, PublishError)):
+        print(f"fmnist: error: {err}", file=sys.stderr)
+        return 2
+    if isinstance(err, (ChapterFailed, SiteFailed)):
+        print(f"fmnist: {err}", file=sys.stderr)
+        return 1
+    raise err
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ def epoch_log_callback(epochs: int, log: Callable[[str], None] = print):
 
 
 def interrupt_callback():
-    """Stop training at the next batch after a Ctrl-C whose exception Python swallowed.
+    """Stop training before the next batch after a Ctrl-C whose exception was swallowed.
 
-    The check runs before each batch, which keeps Keras' asynchronous batch dispatch.
+    The check runs at a batch's start: a batch-end hook would turn off Keras' asynchronous
+    dispatch of batches.
     """
     class StopOnInterrupt(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):

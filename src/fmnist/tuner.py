@@ -18,6 +18,7 @@ from typing import Any
 
 import keras_tuner as kt
 
+from fmnist import interrupt
 from fmnist.distributed import TUNER_ID_VAR
 from fmnist.params import TuningParams
 from fmnist.results import DamagedResults, atomic_write_text
@@ -98,7 +99,13 @@ def timed(base: type) -> type:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / VALUES_FILE).write_text(json.dumps(trial.hyperparameters.values))
             start = time.perf_counter()
-            out = super().run_trial(trial, *args, **kwargs)
+            try:
+                out = super().run_trial(trial, *args, **kwargs)
+            except Exception:
+                # A Ctrl-C a library wrapped in its own error: KerasTuner would record the trial
+                # as failed and go on; stopped as an interrupt, the trial reruns on resume.
+                interrupt.stop_if_interrupted()
+                raise
             path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
             seconds = time.perf_counter() - start
             path.write_text(json.dumps({"seconds": seconds,
