@@ -88,3 +88,15 @@ def test_pages_keep_real_warnings_and_lose_start_up_lines():
     outputs = nb.cells[0].outputs
     assert [(o.name, o.text) for o in outputs] == [("stderr", REAL[2] + "\n"),
                                                    ("stdout", TENSORFLOW_START[1] + "\n")]
+
+
+def test_quiet_stderr_drops_this_processs_start_up_lines_and_keeps_the_rest(capfd):
+    import os
+
+    from fmnist.console import quiet_stderr
+
+    with quiet_stderr():
+        for line in [*TENSORFLOW_START[:4], REAL[0], REAL[2]]:
+            os.write(2, (line + "\n").encode())  # file descriptor 2, as TensorFlow's C++ writes
+    os.write(2, (TENSORFLOW_START[1] + "\n").encode())  # after the block: nothing is filtered
+    assert capfd.readouterr().err.splitlines() == [REAL[0], REAL[2], TENSORFLOW_START[1]]

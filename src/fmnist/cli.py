@@ -217,6 +217,14 @@ def build(root: Path, profile, announce: bool = True) -> int:
 
 def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     """The search alone, or a chief and N workers; then the chapters that depend on it."""
+    from fmnist import console
+
+    # TensorFlow's start-up lines, from this process and its workers, dropped as a kernel's are.
+    with console.quiet_stderr():
+        return _tune(args, root, profile)
+
+
+def _tune(args: argparse.Namespace, root: Path, profile) -> int:
     from fmnist import distributed, report, train, tune
 
     results = results_path(root, profile.shared.results_dir)

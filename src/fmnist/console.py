@@ -9,10 +9,13 @@ The kernel's stdout (one line per epoch or trial) is echoed, indented, as it arr
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -50,14 +53,42 @@ def forward(source: IO[bytes], target: IO[str] | None = None) -> threading.Threa
         out = target or sys.stderr
         for raw in iter(source.readline, b""):
             line = raw.decode(errors="replace")
-            if not is_noise(line) and not SILENCED.is_set():
+            if is_noise(line) or SILENCED.is_set():
+                continue
+            try:
                 out.write(line)
                 out.flush()
+            except (OSError, ValueError):  # the terminal went away: keep draining the source,
+                pass  # or its writer would block on a full pipe
         source.close()
 
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     return thread
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Within this block, this process's own stderr (file descriptor 2, where TensorFlow's C++
+    writes) is passed on minus the start-up noise, as a kernel's is; afterwards it is restored.
+
+    For the commands that train in their own process (`fmnist tune`); a crash's traceback is
+    printed once the block has been left, so it is never filtered.
+    """
+    sys.stderr.flush()
+    terminal = os.fdopen(os.dup(2), "w")
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+    pump = forward(os.fdopen(read, "rb"), terminal)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal.fileno(), 2)  # closes the pipe's last writer: the pump reads to its end
+        pump.join(timeout=5)
+        if not pump.is_alive():  # else a child still holds the pipe: the pump keeps the file
+            terminal.close()
 
 
 class QuietKernelManager(AsyncKernelManager):
