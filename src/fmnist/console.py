@@ -84,8 +84,10 @@ def quiet_stderr() -> Iterator[None]:
     try:
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(terminal.fileno(), 2)  # closes the pipe's last writer: the pump reads to its end
+        try:
+            sys.stderr.flush()
+        finally:  # restored even if a second Ctrl-C lands here, so its message is seen
+            os.dup2(terminal.fileno(), 2)  # closes the pipe's last writer: the pump drains it
         pump.join(timeout=5)
         if not pump.is_alive():  # else a child still holds the pipe: the pump keeps the file
             terminal.close()
