@@ -99,10 +99,9 @@ def default_space_hash() -> str:
                               .sections["tuning"].space)
 
 
-def current_rows(rows: list[dict]) -> list[dict]:
-    """The measurements of the default profile's current search space, at today's fidelities,
-    each configuration once."""
-    space = default_space_hash()
+def current_rows(rows: list[dict], space: str) -> list[dict]:
+    """The measurements of the search space hashed `space` (the default profile's current one),
+    at today's fidelities, each configuration once."""
     wanted = [[e, s] for e, s in FIDELITIES]
     kept, seen = [], set()
     for r in rows:
@@ -114,7 +113,7 @@ def current_rows(rows: list[dict]) -> list[dict]:
     return kept
 
 
-def report_pick_line(retrained: np.ndarray) -> str:
+def report_pick_line(retrained: np.ndarray, current_space: str) -> str:
     """Where the default report's own choice, retrained (`bench/run.py`), falls among the
     sampled configurations' retrained validation accuracies (when that record is the default
     profile's, with the current search space)."""
@@ -123,7 +122,7 @@ def report_pick_line(retrained: np.ndarray) -> str:
     space = report.get("params", {}).get("tuning", {}).get("space")
     mine = report.get("models", {}).get("tuning", {}).get("retrained_val_accuracy")
     if (report.get("profile") != "default" or mine is None or space is None
-            or params.params_hash(space) != default_space_hash()):
+            or params.params_hash(space) != current_space):
         return ""
     below = int(np.sum(retrained < mine))
     return (f"\nThe default report's own choice, retrained (`bench/results/latest.json`): "
@@ -148,7 +147,8 @@ def table(rows: list[dict]) -> str:
     """Per fidelity: Spearman with the retrained accuracy (and its p-value), mean CPU time,
     where its top pick's retrained accuracy ranks among the configurations measured, and what
     its pick retrains to when it gets the cheapest fidelity's budget of `TRIALS` trials."""
-    rows = current_rows(rows)
+    space = default_space_hash()
+    rows = current_rows(rows, space)
     if not rows:
         return "No measurement of the current search space yet: `python bench/fidelity.py`.\n"
     retrained = np.array([r["retrained"]["val_accuracy"] for r in rows])
@@ -174,7 +174,7 @@ def table(rows: list[dict]) -> str:
                      f"{seconds[k]:.0f} | {100 * retrained[pick]:.2f} % | "
                      f"{rank} of {len(rows)} | {n} | "
                      f"{100 * pick_at_cost(scores, retrained, n):.2f} % |")
-    lines.append(report_pick_line(retrained))
+    lines.append(report_pick_line(retrained, space))
     lines.append(provenance(rows, "python bench/fidelity.py"))
     return "\n".join(lines) + "\n"
 

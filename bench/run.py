@@ -469,7 +469,6 @@ def main() -> None:
     result["name"] = args.name
     if args.part != "table":
         result["command"] = " ".join(["python bench/run.py", *sys.argv[1:]])
-    if args.part != "table":
         result["date"] = time.strftime("%Y-%m-%d")
     if args.part in ("report", "all"):
         result["report"] = run_report(args.params, args.results_dir)

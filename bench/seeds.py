@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from readme import replace_block
+from readme import record, replace_block
 from run import OUT, markdown, targets
 
 from fmnist import data, environment, evaluate, models, params, recipe, train
@@ -92,9 +92,7 @@ def main() -> None:
                "tuned": train_and_score(tuned, splits, seed) if tuned != cnn else None}
         if row["tuned"] is None:  # the search kept the default: the gain is zero by definition
             row["tuned"] = row["cnn"]
-        print(json.dumps(row), flush=True)
-        with ROWS.open("a") as f:
-            f.write(json.dumps({**row, "params_hash": profile.digest()}) + "\n")
+        record(ROWS, {**row, "params_hash": profile.digest()})
         rows.append(row)
     latest = OUT / "latest.json"
     result = json.loads(latest.read_text())
