@@ -403,10 +403,9 @@ def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
 
 def tiny_search_configs(directory, max_trials: int) -> list[dict]:
     """Run (or resume) the tests' tiny search; the values each finished trial tried."""
-    from tiny_search import SPACE, rows, run
+    from tiny_search import configs, run
 
-    return [{k: v for k, v in row.items() if k in SPACE.space}
-            for row in rows(run(directory, max_trials))]
+    return configs(run(directory, max_trials))
 
 
 def finished_trials(directory) -> int:

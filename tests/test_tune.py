@@ -13,17 +13,13 @@ from pathlib import Path
 
 import keras_tuner as kt
 import pytest
-from tiny_search import CNN, SPACE, rows, run
+from tiny_search import CNN, SPACE, configs, rows, run
 
 from fmnist import choice, models, search, train
 from fmnist import tuner as fmnist_tuner
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
-
-
-def configs(tuner):
-    return [{k: v for k, v in row.items() if k in SPACE.space} for row in rows(tuner)]
 
 
 def test_same_seed_gives_the_same_sequence_of_configurations(tmp_path):

@@ -44,5 +44,10 @@ def rows(tuner) -> list[dict]:
     return tune.trial_rows(tuner, CNN, SPACE.space)
 
 
+def configs(tuner) -> list[dict]:
+    """The searched values of each finished trial of a tiny search, in order."""
+    return [{k: v for k, v in row.items() if k in SPACE.space} for row in rows(tuner)]
+
+
 if __name__ == "__main__":
     run(Path(sys.argv[1]), int(sys.argv[2]))
