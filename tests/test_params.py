@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["default", "quick", "accurate", "original"])
+@pytest.mark.parametrize("name", ["default", "quick", "larger", "original"])
 def test_shipped_profiles_are_valid(name):
     profile = load_profile(ROOT / "params" / f"{name}.yaml")
     assert profile.name == name

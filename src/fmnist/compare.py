@@ -7,7 +7,6 @@ comparison chapter and the landing page, each tested on its own.
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fmnist import ladder
 from fmnist.chapters import MODELS
 from fmnist.evaluate import format_accuracy
 from fmnist.results import load_metrics, load_predictions
-from fmnist.stats import holm, mcnemar
 
 MODEL_CHAPTERS: dict[str, str] = MODELS  # display name of each model chapter, by slug
 
@@ -127,31 +126,16 @@ def references_table() -> pd.DataFrame:
     return table.set_index(["source", "model"])
 
 
-def mcnemar_table(comparison: Comparison) -> pd.DataFrame:
-    """Pairwise exact McNemar p-values on the paired test-set predictions."""
-    correct = comparison.correct
-    names = list(correct)
-    table = pd.DataFrame(np.nan, index=names, columns=names)
-    for a, b in itertools.combinations(names, 2):
-        p = mcnemar(correct[a], correct[b])["p_value"]
-        table.loc[a, b] = table.loc[b, a] = p
-    return table
-
-
 def pairwise_table(comparison: Comparison) -> pd.DataFrame:
-    """Every pair of models: discordant counts, McNemar's exact p and Holm's adjusted p.
+    """Every pair of models: its family, discordant counts and its one adjusted p-value.
 
-    With several pairs tested, some small p-values arise by chance; Holm's adjustment keeps the
-    chance of any false "significant" below the level across the whole table.
+    The ladder's rungs are one family (Holm over the rungs), the other pairs another, labelled
+    exploratory (Holm among themselves): each pair shows the same p here as everywhere else.
     """
-    correct = comparison.correct
-    pairs = list(itertools.combinations(correct, 2))
-    tests = [mcnemar(correct[a], correct[b]) for a, b in pairs]
-    adjusted = holm([t["p_value"] for t in tests])
-    rows = [{"pair": f"{a} vs {b}", "only the first right": t["only_a_correct"],
-             "only the second right": t["only_b_correct"], "p": t["p_value"], "p (Holm)": h}
-            for (a, b), t, h in zip(pairs, tests, adjusted, strict=True)]
-    columns = ["pair", "only the first right", "only the second right", "p", "p (Holm)"]
+    rows = [{"pair": t.name, "family": t.family, "only the first right": t.only_lower_right,
+             "only the second right": t.only_upper_right, "p (Holm)": t.p_adjusted}
+            for t in ladder.all_pairs(comparison)]
+    columns = ["pair", "family", "only the first right", "only the second right", "p (Holm)"]
     return pd.DataFrame(rows, columns=columns).set_index("pair")
 
 
@@ -193,11 +177,11 @@ def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
         text.append(f"It is {gap:.2f} points ahead of the {worst[0]} "
                     f"({100 * worst[1]['accuracy']:.2f} %).")
         runner = ranked[1]
-        p = mcnemar_table(comparison).loc[best[0], runner[0]]
-        verdict = "significant" if p < alpha else "not significant"
+        slug = {name: s for s, name in MODEL_CHAPTERS.items()}
+        test = ladder.pair(comparison, slug[best[0]], slug[runner[0]])
         text.append(f"Its lead over the runner-up, the {runner[0]} "
-                    f"({100 * runner[1]['accuracy']:.2f} %), is {verdict} at the {alpha:g} level "
-                    f"(McNemar p = {p:.3g}).")
+                    f"({100 * runner[1]['accuracy']:.2f} %), is "
+                    f"{ladder.verdict(test, alpha)}.")
         fastest = min(models.items(), key=lambda kv: training_seconds(kv[1]))
         text.append(f"The fastest to train is the {fastest[0]} "
                     f"({training_seconds(fastest[1]):.1f} s); the {best[0]} took "
@@ -205,6 +189,9 @@ def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
                     + (" with its search." if best[1].get("search_seconds") else "."))
     hard = top_confusions(best[1], 1)[0]
     text.append(f"Its most frequent mistake is {hard[0]} taken for {hard[1]} ({hard[2]} times).")
+    if "tuning" in comparison.compared_slugs and comparison.metrics["cnn"] is not None:
+        text.append(ladder.tuned_rung_sentence(comparison.metrics["tuning"],
+                                               comparison.metrics["cnn"]))
     if comparison.tuned_is_default:
         tuned = comparison.metrics["tuning"]
         text.append(f"The search found no configuration that beat the CNN on validation, so "
@@ -250,18 +237,14 @@ def tuned_vs_default(comparison: Comparison, alpha: float = 0.05) -> str:
                 f"validation split{tried}, so the tuned CNN is the default CNN and its test "
                 f"accuracy is the same {100 * default['accuracy']:.2f} %. The search cost "
                 f"{tuned['search_seconds']:.0f} s and the retrain {tuned['train_seconds']:.0f} s.")
-    correct = comparison.correct
-    test = mcnemar(correct["Tuned CNN"], correct["CNN"])
-    diff = 100 * (tuned["accuracy"] - default["accuracy"])
-    verdict = ("This difference is **statistically significant**" if test["p_value"] < alpha
-               else "This difference is **not statistically significant**")
+    test = ladder.pair(comparison, "cnn", "tuning")
     return (f"On validation the tuned CNN scored {100 * tuned['val_accuracy']:.2f} % against the "
             f"default CNN's {100 * tuned['default_val_accuracy']:.2f} %. On the test set it "
             f"scores {100 * tuned['accuracy']:.2f} % against {100 * default['accuracy']:.2f} % "
-            f"({diff:+.2f} points), both trained with the same protocol. On the paired test "
-            f"predictions the tuned CNN alone is right on {test['only_a_correct']} images and the "
-            f"default CNN alone on {test['only_b_correct']}. {verdict} at the {alpha:g} level "
-            f"(exact McNemar test, p = {test['p_value']:.3g}).")
+            f"({100 * test.gain:+.2f} points). On the paired test predictions the tuned CNN "
+            f"alone is right on {test.only_upper_right} images and the default CNN alone on "
+            f"{test.only_lower_right}. The difference is {ladder.verdict(test, alpha)}.\n\n"
+            + ladder.flip_averaging_parts(tuned, default))
 
 
 # The file bench/run.py's last run wrote (its models keyed by chapter slug).
@@ -347,21 +330,4 @@ def recipe_note(slug: str, frontier: Path) -> str:
             f"{100 * row['val_accuracy']:.2f} % on validation and "
             f"{100 * row['test_accuracy']:.2f} % on test in the project's benchmark "
             f"(`bench/frontier.py`, {row['machine']}, {row['date']}); the profile "
-            f"`params/accurate.yaml` runs it.")
-
-
-def seed_spread_note(bench: Path) -> str:
-    """The tuning gain over several training seeds, as the benchmark measured it
-    (`bench/seeds.py`); empty where it has not."""
-    import json
-
-    if not bench.is_file():
-        return ""
-    seeds = json.loads(bench.read_text()).get("seeds")
-    if not seeds:
-        return ""
-    return (f"Beyond one seed: over {seeds['n_seeds']} training seeds (the split fixed; "
-            f"`bench/seeds.py`), the tuned configuration's test accuracy minus the CNN's is "
-            f"{100 * seeds['gain_mean']:+.2f} ± {100 * seeds['gain_sd']:.2f} points (mean ± "
-            f"standard deviation; from {100 * seeds['gain_min']:+.2f} to "
-            f"{100 * seeds['gain_max']:+.2f}), measured for the default profile.")
+            f"`params/larger.yaml` runs it.")

@@ -471,7 +471,7 @@ def read_yaml(path: Path) -> Any:
     rejected), no key twice in a mapping."""
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found. Profiles live in params/ "
-                          "(default.yaml, quick.yaml, accurate.yaml, original.yaml); copy one to "
+                          "(default.yaml, quick.yaml, larger.yaml, original.yaml); copy one to "
                           "make your own.")
     try:
         text = path.read_text(encoding="utf-8")

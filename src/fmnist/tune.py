@@ -26,7 +26,7 @@ from fmnist import data
 from fmnist.evaluate import evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
-from fmnist.recipe import Recipe, epoch_setter, make_batches
+from fmnist.recipe import Recipe, epoch_setter, make_batches, predict_probs
 from fmnist.results import load_metrics, load_predictions
 from fmnist.search import hyperband_configurations, hyperband_iterations, search_key
 from fmnist.train import (
@@ -315,6 +315,21 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
         shutil.copyfile(results / "cnn" / "model.keras", results / "tuning" / "model.keras")
     return evaluate(probs, y_true, n_params=cnn["n_params"], tta=cnn.get("tta", False),
                     inference_ms_per_1k=cnn["inference_ms_per_1k"], **record)
+
+
+def flip_averaging(model, setup: SearchSetup, tta: bool) -> dict[str, dict[str, float]] | None:
+    """The kept model's validation and test accuracy with and without test-time flip averaging
+    (None when it does not average). Evaluation only: one trained model, scored both ways, so
+    the tuned rung can be stated without the averaging the CNN does not use; nothing is chosen
+    on either figure."""
+    if not tta:
+        return None
+    splits = setup.splits
+    sets = {"val_accuracy": setup.val,
+            "accuracy": (data.channels(splits.x_test), splits.y_test)}
+    return {way: {name: float(np.mean(predict_probs(model, x, flip).argmax(axis=1) == y))
+                  for name, (x, y) in sets.items()}
+            for way, flip in (("with", True), ("without", False))}
 
 
 def cost_note(record: dict[str, Any], default: dict[str, Any]) -> str:
