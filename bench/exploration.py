@@ -6,7 +6,8 @@ and parallel-search comparisons are one-off explorations; the report's search re
 showed inside the report. Where a row recorded wall time only, wall time counts (the machine's
 two cores ran one training at a time).
 
-Usage: python bench/exploration.py   renders results/exploration.md from the results files
+Usage: python bench/exploration.py   renders results/exploration.md from the results files, and
+       results/exploration.json (the total the tuning chapter quotes)
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def table() -> str:
 def main() -> None:
     md = table()
     (RESULTS / "exploration.md").write_text(md)
+    spent = costs()
+    record = {"cpu_seconds": spent, "total_cpu_seconds": sum(spent.values()),
+              "command": "python bench/exploration.py"}
+    (RESULTS / "exploration.json").write_text(json.dumps(record, indent=2) + "\n")
     print(md)
 
 
