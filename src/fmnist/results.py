@@ -98,11 +98,30 @@ def _damaged(path: Path, reason: str) -> DamagedResults:
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Call `write` on a temporary file beside `path`, then rename it to `path`: a reader
-    never sees half a file, and a run killed while writing leaves the old one."""
+    never sees half a file, and a run killed while writing leaves the old one.
+
+    The data reaches the disk (fsync) before the rename, and the rename before returning: after
+    a power loss `path` holds the old content or the new, never a renamed empty file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk, whoever wrote it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

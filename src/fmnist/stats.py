@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-
-Z95 = 1.959963984540054
+from scipy.stats import binomtest
 
 
 def accuracy_ci95(correct: int, n: int) -> tuple[float, float]:
-    """Wilson score interval for a proportion (better than the normal one near 0 or 1)."""
+    """Wilson score interval for a proportion (better than the normal one near 0 or 1), as
+    SciPy computes it."""
     if n == 0:
         return (0.0, 1.0)
-    p = correct / n
-    denom = 1 + Z95**2 / n
-    centre = (p + Z95**2 / (2 * n)) / denom
-    half = Z95 * np.sqrt(p * (1 - p) / n + Z95**2 / (4 * n**2)) / denom
-    return (float(centre - half), float(centre + half))
+    ci = binomtest(int(correct), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
     """Exact McNemar test on paired correctness: does A err where B does not more than chance?"""
-    from scipy.stats import binomtest
-
     only_a = int(np.sum(correct_a & ~correct_b))
     only_b = int(np.sum(~correct_a & correct_b))
     n = only_a + only_b
