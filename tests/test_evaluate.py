@@ -156,3 +156,20 @@ def test_a_damaged_results_folder_is_named_file_by_file(tmp_path):
     (folder / "model.keras").unlink()
     assert results.damage(tmp_path, "dense") == f"{folder / 'model.keras'}: missing"
     assert results.damage(tmp_path, "comparison") is None  # it keeps no file a reader needs
+
+
+def test_the_predictions_digest_is_the_sha256_of_one_byte_per_label(predictions):
+    import hashlib
+
+    probs, y_true = predictions
+    ev = evaluate.evaluate(probs, y_true, model="m")
+    y_pred = probs.argmax(axis=1)
+    # The documented form, computed by hand: one unsigned byte per predicted label.
+    expected = hashlib.sha256(bytes(int(v) for v in y_pred)).hexdigest()
+    assert ev.metrics[evaluate.DIGEST_KEY] == expected
+    assert evaluate.predictions_digest(y_pred.astype(np.int64)) == expected  # whatever the dtype
+    changed = y_pred.copy()
+    changed[0] = (changed[0] + 1) % 10
+    assert evaluate.predictions_digest(changed) != expected  # one image changes it
+    with pytest.raises(ValueError, match="one class index"):
+        evaluate.predictions_digest(probs)

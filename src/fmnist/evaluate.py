@@ -3,6 +3,7 @@ matrix, timing; the evaluation a chapter saves."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,23 @@ def macro_scores(per_class: dict[str, dict[str, float]]) -> dict[str, float]:
     """Unweighted means of precision, recall and F1 over classes."""
     return {k: float(np.mean([c[k] for c in per_class.values()]))
             for k in ("precision", "recall", "f1")}
+
+
+# The key of a metrics file (and a run's record) that fingerprints a model's test predictions.
+DIGEST_KEY = "test_predictions_sha256"
+
+
+def predictions_digest(y_pred: np.ndarray) -> str:
+    """SHA-256 of the predicted labels as one unsigned byte each, in test-set order.
+
+    Two runs whose digests agree predicted every test image alike; the 10,000 labels take
+    10,000 bytes, so the digest is the same whatever integer type held them.
+    """
+    labels = np.asarray(y_pred)
+    if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() > 255)):
+        raise ValueError(f"predicted labels must be one class index (0-255) per image, got "
+                         f"shape {labels.shape}")
+    return hashlib.sha256(labels.astype(np.uint8).tobytes()).hexdigest()
 
 
 @dataclass
@@ -72,6 +90,7 @@ def evaluate(probs: np.ndarray, y_true: np.ndarray, **record: Any) -> Evaluation
         "macro": macro_scores(per_class),
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),
+        DIGEST_KEY: predictions_digest(y_pred),
         "versions": versions(),
     }
     return Evaluation(metrics=metrics, probs=probs, y_true=y_true)
