@@ -203,3 +203,82 @@ def test_a_searched_key_with_one_value_tried_shows_one_column():
     low, high = ax.get_xlim()
     assert high - low >= 1.0, "the jitter must not fill the panel as if values differed"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["valid"]
+
+
+def every_figure(ev):
+    """One of each figure of the report, from small real inputs."""
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
+               "val_accuracy": [0.4, 0.7]}
+    rows = [{"trial": "0", "filters": [8, 16], "cost": 1.0, "val_accuracy": 0.8},
+            {"trial": "1", "filters": [8, 16, 32], "cost": 2.0, "val_accuracy": 0.85}]
+    study = {n: {"accuracy": a, "ci95": c, "seconds": s}
+             for n, a, c, s in zip(NAMES, ACC, CI, [50, 80, 230, 520], strict=True)}
+    return {
+        "class_balance": plots.plot_class_balance({"train": {c: 5 for c in CLASS_NAMES}}),
+        "samples": plots.plot_samples(np.zeros((40, 28, 28)), np.repeat(np.arange(10), 4), 3, 0),
+        "confusion": plots.plot_confusion(ev.confusion, "Dense network"),
+        "learning_curves": plots.plot_learning_curves(history, "CNN"),
+        "validation_curves": plots.plot_validation_curves({"CNN": history}),
+        "mistakes": plots.plot_mistakes(np.zeros((len(ev.y_true), 28, 28)), ev, 3, "CNN: worst"),
+        "accuracy": plots.plot_accuracy(NAMES, ACC, CI),
+        "f1_heatmap": plots.plot_f1_heatmap(NAMES, np.full((4, 10), 0.9)),
+        "accuracy_vs_time": plots.plot_accuracy_vs_time(NAMES, ACC, [1, 10, 100, 300], CI),
+        "headline": plots.plot_headline(study, {"CNN": {"accuracy": 0.9, "seconds": 70}},
+                                        {"CNN": 91.2}),
+        "trials": plots.plot_trials([0.5, 0.7]),
+        "trials_cost": plots.plot_trials_cost(rows, chosen="1"),
+        "hyperparameters": plots.plot_hyperparameters(rows, ["filters"]),
+        "no_results": plots.plot_accuracy([], [], []),
+    }
+
+
+def test_every_figure_says_in_words_its_title_and_what_it_plots(ev):
+    figures = every_figure(ev)
+    for name, fig in figures.items():
+        text = plots.description(fig)
+        title = " ".join((fig.get_suptitle() or fig.axes[0].get_title()).split())
+        assert text.startswith(title), (name, text)
+        assert len(text.split()) >= 12 and text != title, f"{name} only names itself: {text}"
+    # What is plotted comes with the numbers that matter, from the same inputs as the drawing.
+    assert "84.00 % [83.00, 85.00]" in plots.description(figures["accuracy"])
+    confusion = plots.description(figures["confusion"])
+    assert f"{int(np.trace(ev.confusion))} of {len(ev.y_true)} test images" in confusion
+    assert "best 85.00 %" in plots.description(figures["hyperparameters"])
+    assert "chosen trial, 1, scored 85.00 %" in plots.description(figures["trials_cost"])
+
+
+def test_a_figure_drawn_without_words_is_refused():
+    import matplotlib.pyplot as plt
+
+    @plots.styled
+    def plot_bare() -> plt.Figure:
+        return plt.subplots()[0]
+
+    with pytest.raises(RuntimeError, match="plot_bare drew a figure without describing it"):
+        plot_bare()
+
+
+def test_the_saved_png_carries_the_figure_description(ev, tmp_path):
+    from PIL import Image
+
+    fig = plots.save(plots.plot_confusion(ev.confusion, "CNN"), tmp_path, "confusion")
+    with Image.open(tmp_path / "confusion.png") as image:
+        assert image.text[plots.PNG_DESCRIPTION] == plots.description(fig)
+        assert image.text["Title"] == "CNN: confusion matrix (test set)"
+
+
+def test_a_notebook_shows_the_figure_as_a_png_carrying_its_description(ev, tmp_path):
+    import base64
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from PIL import Image
+
+    shell = InteractiveShell.instance()
+    try:
+        fig = plots.save(plots.plot_trials([0.5, 0.7]), None, "trials")
+        data, _ = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()
+    with Image.open(io.BytesIO(base64.b64decode(data["image/png"]))) as image:
+        assert image.text[plots.PNG_DESCRIPTION] == plots.description(fig)

@@ -5,13 +5,21 @@ column: figures are at most `WIDTH` inches wide and drawn at `DPI`, so a figure 
 two thirds of its pixel width and its smallest text (8 pt) stays legible. A model has one
 colour in every figure (`model_color`).
 
+Every figure also says what it shows in words (`describe`, `description`): its title and what
+is plotted, with the numbers that matter, written by the function that draws it. `save` puts
+that text in the PNG's `Description` field, in the saved file and in the notebook's output, and
+the site's Sphinx extension (`fmnist.sphinx_ext`) makes it the image's alt text.
+
 Longer than most modules: one function per figure of the report, all in one style, so that
 a reader finds every figure's code in one place.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +32,7 @@ from fmnist.data import CLASS_NAMES
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
 DPI = 144
+PNG_DESCRIPTION = "Description"  # the PNG text key that carries a figure's words (its alt text)
 
 
 def _theme() -> dict[str, Any]:
@@ -48,11 +57,60 @@ def styled(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
         saved = {key: plt.rcParams[key] for key in theme}
         plt.rcParams.update(theme)
         try:
-            return plot(*args, **kwargs)
+            fig = plot(*args, **kwargs)
         finally:
             plt.rcParams.update(saved)
+        if not getattr(fig, "description", ""):  # a figure without words is a bug here
+            raise RuntimeError(f"{plot.__name__} drew a figure without describing it")
+        return fig
 
     return wrapper
+
+
+def _title(fig: plt.Figure) -> str:
+    """The figure's title: its suptitle, or its panels' titles, on one line."""
+    suptitle = fig.get_suptitle()
+    titles = [suptitle] if suptitle else [ax.get_title() for ax in fig.axes if ax.get_title()]
+    return "; ".join(" ".join(title.split()) for title in titles)
+
+
+def describe(fig: plt.Figure, shows: str) -> plt.Figure:
+    """Attach to `fig` what it shows in words, after its title (its images' alt text)."""
+    title = _title(fig)
+    fig.description = f"{title}. {shows}" if title else shows
+    return fig
+
+
+def description(fig: plt.Figure) -> str:
+    """What `fig` shows in words (`describe`); its title when nothing more was said."""
+    return getattr(fig, "description", "") or _title(fig)
+
+
+def png_bytes(fig: plt.Figure) -> bytes:
+    """The figure as the report shows it: a PNG at `DPI` carrying its title and description."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight",
+                metadata={"Title": _title(fig), PNG_DESCRIPTION: description(fig)})
+    return buffer.getvalue()
+
+
+def _png_for_notebook(fig: plt.Figure) -> str:
+    return base64.b64encode(png_bytes(fig)).decode("ascii")
+
+
+def _describe_in_notebook() -> None:
+    """In a Jupyter kernel, show figures as PNGs that carry their description.
+
+    matplotlib's inline backend draws a figure's output without any text of its own; the site
+    reads the description from the image itself, so the output must carry it.
+    """
+    if "IPython" not in sys.modules:  # a plain script: there is no notebook output
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        shell.display_formatter.formatters["image/png"].for_type(plt.Figure, _png_for_notebook)
 
 
 def model_color(name: str) -> tuple[float, float, float]:
@@ -70,11 +128,15 @@ def model_color(name: str) -> tuple[float, float, float]:
 
 
 def save(fig: plt.Figure, folder: str | Path | None, name: str) -> plt.Figure:
-    """Save `fig` as `<folder>/<name>.png` when a folder is given; return it for display."""
+    """Save `fig` as `<folder>/<name>.png` when a folder is given; return it for display.
+
+    The PNG, saved or shown in a notebook, carries the figure's description (`describe`).
+    """
     if folder is not None:
         path = Path(folder) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        path.write_bytes(png_bytes(fig))
+    _describe_in_notebook()
     return fig
 
 
@@ -93,7 +155,18 @@ def plot_class_balance(counts: Mapping[str, Mapping[str, int]]) -> plt.Figure:
     ax.tick_params(axis="x", rotation=30)
     ax.set_xlabel("")
     ax.set_title("Images per class")
-    return fig
+    spans = "; ".join(f"{split} {_span(per_class.values())}" for split, per_class in counts.items())
+    return describe(fig, f"Grouped bars of the number of images of each of the "
+                         f"{len(CLASS_NAMES)} classes in each split ({spans} images per class).")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _span(values) -> str:
+    low, high = min(values), max(values)
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
 
 
 @styled
@@ -114,7 +187,8 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, per_class: int, seed: i
             if col == 0:
                 ax.set_ylabel(name, rotation=0, ha="right", va="center")
     fig.suptitle("Training images, one row per class", fontweight="bold")
-    return fig
+    return describe(fig, f"A grid of {per_class} randomly drawn 28 by 28 greyscale training "
+                         f"images for each class, one row each: {', '.join(CLASS_NAMES)}.")
 
 
 @styled
@@ -132,7 +206,17 @@ def plot_confusion(cm: np.ndarray, title: str) -> plt.Figure:
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"{title}: confusion matrix (test set)")
-    return fig
+    off = cm * (1 - np.eye(len(cm), dtype=cm.dtype))
+    true, pred = np.unravel_index(int(off.argmax()), off.shape)
+    recall = np.diag(share)
+    return describe(fig, (
+        f"A {len(cm)} by {len(cm)} grid of counts, true class in rows and predicted class in "
+        f"columns, shaded by the share of the true class. {int(np.trace(cm)):,} of "
+        f"{int(cm.sum()):,} test images lie on the diagonal (correct). The most frequent "
+        f"confusion is {CLASS_NAMES[true]} taken for {CLASS_NAMES[pred]} ({int(off.max()):,} "
+        f"images); the best recognised class is {CLASS_NAMES[int(recall.argmax())]} "
+        f"({100 * recall.max():.0f} %), the worst {CLASS_NAMES[int(recall.argmin())]} "
+        f"({100 * recall.min():.0f} %)."))
 
 
 @styled
@@ -148,7 +232,12 @@ def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str) -> 
         ax.set_ylabel(metric)
         ax.legend()
     fig.suptitle(f"{title}: learning curves", fontweight="bold")
-    return fig
+    val = 100 * np.asarray(history["val_accuracy"], dtype=float)
+    return describe(fig, (
+        f"Two panels, loss and accuracy per epoch over {_count(len(epochs), 'epoch')}, each with a "
+        f"training and a validation line. Validation accuracy is highest, "
+        f"{val.max():.2f} %, at epoch {int(val.argmax()) + 1}; training accuracy ends at "
+        f"{100 * history['accuracy'][-1]:.2f} %."))
 
 
 @styled
@@ -172,7 +261,10 @@ def plot_validation_curves(histories: Mapping[str, Mapping[str, Sequence[float]]
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy per epoch (circled: the epoch kept)")
     ax.legend(loc="lower right")
-    return fig
+    kept = "; ".join(f"{name} {100 * max(h['val_accuracy']):.2f} % at epoch "
+                     f"{int(np.argmax(h['val_accuracy'])) + 1}" for name, h in histories.items())
+    return describe(fig, f"Validation accuracy (%) against epoch, one line per model, the kept "
+                         f"epoch circled: {kept}.")
 
 
 @styled
@@ -193,7 +285,12 @@ def plot_mistakes(images: np.ndarray, ev, n: int, title: str) -> plt.Figure:
         ax.set_title(f"true: {CLASS_NAMES[y_true[idx]]}\npred: {CLASS_NAMES[pred]}\n"
                      f"{100 * probs[idx, pred]:.0f} %", fontsize=8, fontweight="normal")
     fig.suptitle(title, fontweight="bold")
-    return fig
+    shown = "; ".join(f"{CLASS_NAMES[y_true[i]]} predicted as "
+                      f"{CLASS_NAMES[int(probs[i].argmax())]} ({100 * probs[i].max():.0f} %)"
+                      for i in indices)
+    return describe(fig, f"The {len(indices)} test images predicted wrongly with the highest "
+                         f"confidence, each with its true class, the predicted class and that "
+                         f"prediction's probability: {shown or 'none'}.")
 
 
 def _no_results(title: str) -> plt.Figure:
@@ -203,7 +300,8 @@ def _no_results(title: str) -> plt.Figure:
             va="center")
     ax.set_axis_off()
     ax.set_title(title)
-    return fig
+    return describe(fig, "No model chapter has results yet, so nothing is plotted: run `fmnist "
+                         "report` to fill it.")
 
 
 @styled
@@ -225,7 +323,9 @@ def plot_accuracy(names: Sequence[str], acc: Sequence[float],
     ax.margins(x=0.12, y=0.25)
     ax.set_xlabel("test accuracy (%)")
     ax.set_title("Test accuracy with 95 % confidence intervals")
-    return fig
+    return describe(fig, "One point per model with its interval: " + "; ".join(
+        f"{name} {a:.2f} % [{low:.2f}, {high:.2f}]"
+        for name, a, (low, high) in zip(names, acc, ci, strict=True)) + ".")
 
 
 @styled
@@ -242,7 +342,12 @@ def plot_f1_heatmap(names: Sequence[str], f1: np.ndarray) -> plt.Figure:
     ax.tick_params(axis="x", rotation=35)
     ax.tick_params(axis="y", rotation=0)
     ax.set_title("Per-class F1 on the test set")
-    return fig
+    f1 = np.asarray(f1, dtype=float)
+    worst = "; ".join(f"{name} {CLASS_NAMES[int(row.argmin())]} ({row.min():.2f})"
+                      for name, row in zip(names, f1, strict=True))
+    return describe(fig, f"A heatmap of F1 per model (rows) and class (columns), every value "
+                         f"written in its cell, from {f1.min():.2f} to {f1.max():.2f}. Each "
+                         f"model's hardest class: {worst}.")
 
 
 @styled
@@ -260,7 +365,14 @@ def plot_accuracy_vs_time(names: Sequence[str], acc: Sequence[float], seconds: S
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy against training time")
     fig.legend(loc="outside right upper")  # beside the axes: it can hide no point
-    return fig
+    return describe(fig, "Test accuracy (%) with its 95 % interval against training time "
+                         "(seconds, log scale), one point per model: "
+                         + _accuracy_in_time(names, acc, seconds) + ".")
+
+
+def _accuracy_in_time(names, acc, seconds) -> str:
+    return "; ".join(f"{name} {100 * a:.2f} % in {s:,.0f} s"
+                     for name, a, s in zip(names, acc, seconds, strict=True))
 
 
 def _draw_models(ax, names, acc, seconds, ci, marker: str, label: str, filled: bool = True,
@@ -320,7 +432,18 @@ def plot_headline(study: Mapping[str, Mapping[str, Any]],
                    [_short(n) for n in (published or {})], rotation=60, fontsize=8)
     pub.margins(x=0.3)
     pub.set_title("Original study,\npublished", fontsize=9)
-    return fig
+    shows = ("Left: test accuracy (%) with its 95 % interval against training time (seconds, "
+             "log scale) for this study's models: " + _accuracy_in_time(
+                 names, [study[n]["accuracy"] for n in names],
+                 [study[n]["seconds"] for n in names]) + ".")
+    if replica:
+        shows += (" Open squares: the original procedure, rerun here: " + _accuracy_in_time(
+            rnames, [replica[n]["accuracy"] for n in rnames],
+            [replica[n]["seconds"] for n in rnames]) + ".")
+    if published:
+        shows += " Right: the original study's published accuracies: " + "; ".join(
+            f"{name} {value:.2f} %" for name, value in published.items()) + "."
+    return describe(fig, shows)
 
 
 def _short(name: str) -> str:
@@ -340,7 +463,10 @@ def plot_trials(val_acc: Sequence[float]) -> plt.Figure:
     ax.set_ylabel("search validation accuracy (%)")
     ax.set_title("Search progress")
     ax.legend(loc="lower right")
-    return fig
+    return describe(fig, (
+        f"Search validation accuracy (%) of each of {_count(len(acc), 'trial')} in the order they "
+        f"ran, with the best-so-far line; the best, {acc.max():.2f} %, came at trial "
+        f"{int(acc.argmax()) + 1}, the worst scored {acc.min():.2f} %."))
 
 
 @styled
@@ -365,7 +491,13 @@ def plot_trials_cost(rows: Sequence[Mapping[str, Any]], chosen: str,
     ax.set_ylabel("search validation accuracy (%)")
     ax.set_title("The search: each trial's score against its cost")
     ax.legend(fontsize=8, loc="best")
-    return fig
+    chosen_text = "; ".join(f"the chosen trial, {r['trial']}, scored "
+                            f"{100 * r['val_accuracy']:.2f} % at cost {r['cost']:.2f}"
+                            for r in pick)
+    return describe(fig, (
+        f"Search validation accuracy (%) of each of {_count(len(rows), 'trial')} against its "
+        f"training cost per image (original CNN = 1), coloured by {group}; "
+        f"{chosen_text or 'no trial was chosen'}."))
 
 
 @styled
@@ -401,7 +533,17 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
         row[0].set_ylabel("validation acc. (%)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
-    return fig
+    return describe(fig, (
+        "Validation accuracy by searched value: one panel per searched key, each trial's "
+        "validation accuracy (%) against the key's value, the best trial with each value "
+        "joined by a line. " + " ".join(_best_per_value(rows, acc, name) for name in names)))
+
+
+def _best_per_value(rows, acc: np.ndarray, name: str) -> str:
+    """One key's best trial per value, in words."""
+    labels = np.array([_label(r[name]) for r in rows])
+    best = {v: acc[labels == v].max() for v in sorted(set(labels), key=lambda v: (len(v), v))}
+    return f"{name}: " + ", ".join(f"{v} best {a:.2f} %" for v, a in best.items()) + "."
 
 
 def _epoch_axis(ax, n: int) -> None:
