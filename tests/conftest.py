@@ -58,9 +58,10 @@ def fmnist(*args, cwd):
 
 
 def copy_project(root: Path) -> Path:
-    """A runnable copy of the project at `root`: the book, the profiles and the site's config."""
+    """A runnable copy of the project at `root`: the book, the profiles, the site's config and
+    the citation file its landing page cites from."""
     root.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
+    for name in ("_config.yml", "_toc.yml", "CITATION.cff"):
         shutil.copy(ROOT / name, root)
     for folder in ("book", "params"):
         shutil.copytree(ROOT / folder, root / folder)

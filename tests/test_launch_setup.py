@@ -163,3 +163,22 @@ def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
         "[Open in Colab](https://github.com/other/study/blob/main/book/04_cnn.ipynb)\n")
     assert main(check) == 0
     assert main(["--root", str(root), "repository", "https://example.org/x"]) == 2
+
+
+def test_fmnist_repository_moves_the_edit_and_issue_buttons_and_the_citation(tmp_path):
+    import yaml
+
+    from fmnist.cli import main
+
+    root = project_with_origin(tmp_path, None)
+    (root / "params").mkdir()
+    shutil.copy(ROOT / "CITATION.cff", root)
+    assert main(["--root", str(root), "repository", "https://github.com/other/study"]) == 0
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    stage_book(root, tmp_path / "no-results", stage)
+    config = yaml.safe_load((stage / "_config.yml").read_text())
+    assert config["repository"]["url"] == "https://github.com/other/study"
+    assert config["repository"]["path_to_book"] == "", "the book's sources are at the root"
+    assert config["html"]["use_edit_page_button"] and config["html"]["use_issues_button"]
+    assert "url = {https://github.com/other/study}" in (stage / "book" / "intro.md").read_text()

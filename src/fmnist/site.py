@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fmnist import launch
+from fmnist import citation, downloads, launch
 from fmnist.chapters import PIPELINE
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE
 
@@ -60,13 +60,69 @@ def headline_markdown(root: Path, comparison, folder: Path) -> str:
             "times). A model has one colour in every figure.\n```\n\n")
 
 
+def citation_markdown(root: Path, run_date: str | None) -> str:
+    """The landing page's "Cite this study" box: the study's BibTeX entry written from
+    `CITATION.cff` (for the results of the run of `run_date`) and, under it, the original
+    study's entry from the book's bibliography."""
+    path = root / citation.CITATION_FILE
+    if not path.is_file():
+        return f"*This copy of the project has no `{citation.CITATION_FILE}` to cite it from.*\n"
+    year = int(run_date[:4]) if run_date else dt.date.today().year
+    note = f"Results of the run of {run_date[:10]}" if run_date else None
+    study = citation.study_bibtex(citation.load_citation(path), year, note)
+    original = citation.bibliography_entry(root / citation.BIBLIOGRAPHY, citation.ORIGINAL_KEY)
+    return ("::::{grid} 1\n:gutter: 2\n:class-container: cite-box\n\n"
+            f":::{{grid-item-card}} This study\n:class-card: cite-study\n\n"
+            f"```bibtex\n{study}\n```\n:::\n\n"
+            ":::{grid-item-card} The original study it grows from\n"
+            f":class-card: cite-original\n\n```bibtex\n{original}\n```\n:::\n::::\n")
+
+
+def downloads_cell(links: str):
+    """A markdown cell that closes a chapter's page with its downloads."""
+    import nbformat
+
+    return nbformat.v4.new_markdown_cell("## Download the results\n\n" + links)
+
+
+def add_downloads_cells(book: Path, written: list[downloads.Download]) -> None:
+    """Add each chapter page's download links (the comparison's: every file) before the notes
+    the runner appended after execution (its run time), so the page still ends with them."""
+    import nbformat
+
+    for ch in PIPELINE:
+        if ch.slug != "comparison" and not any(d.chapter == ch.slug for d in written):
+            continue
+        links = downloads.links_markdown(written, None if ch.slug == "comparison" else ch.slug)
+        nb = nbformat.read(book / ch.notebook, as_version=4)
+        # Cells papermill executed carry its metadata; the runner's notes come after them.
+        at = len(nb.cells)
+        while at > 0 and "papermill" not in nb.cells[at - 1].metadata:
+            at -= 1
+        nb.cells.insert(at or len(nb.cells), downloads_cell(links))
+        nbformat.write(nb, book / ch.notebook)
+
+
 # The `jupyter-book` console script of this interpreter's environment, whatever PATH says.
 JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 SUMMARY_MARKER = "<!-- results-summary -->"
+DOWNLOADS_MARKER = "<!-- downloads -->"
+CITATION_MARKER = "<!-- citation -->"
+
+
+def fill_markers(path: Path, blocks: dict[str, str]) -> None:
+    """Replace each marker of a page with its generated block (every marker must be there)."""
+    text = path.read_text(encoding="utf-8")
+    for marker, block in blocks.items():
+        if marker not in text:
+            raise SiteFailed(f"{path.name} has no `{marker}` line for its generated content")
+        text = text.replace(marker, block)
+    path.write_text(text, encoding="utf-8")
 
 
 def stage_book(root: Path, results: Path, stage: Path) -> None:
-    """Copy the book's sources into `stage`, with executed notebooks and a filled-in intro."""
+    """Copy the book's sources into `stage`, with executed notebooks, a filled-in intro and the
+    results' downloads."""
     from fmnist.compare import load
 
     for name in ("_config.yml", "_toc.yml"):
@@ -77,12 +133,21 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         executed = results / NOTEBOOKS_DIR / ch.notebook
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
-    intro = book / "intro.md"
-    comparison = load(results)  # each results file read once for the whole landing page
-    summary = headline_markdown(root, comparison, book) + summary_markdown(results, comparison)
-    intro.write_text(intro.read_text().replace(SUMMARY_MARKER, summary))
-    # The site's repository and launch buttons, and the setup cells its pages show, name the
-    # repository this copy came from (a fork's own), else the one in `_config.yml`.
+    comparison = load(results)  # each results file read once for the whole site
+    written = downloads.write_downloads(results, comparison, book / downloads.FOLDER)
+    run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else {}
+    try:
+        cite = citation_markdown(root, run.get("date"))
+    except citation.CitationError as err:
+        raise SiteFailed(f"{err} (the previous site is untouched)") from err
+    fill_markers(book / "intro.md", {
+        SUMMARY_MARKER: headline_markdown(root, comparison, book)
+        + summary_markdown(results, comparison),
+        DOWNLOADS_MARKER: downloads.links_markdown(written),
+        CITATION_MARKER: cite})
+    add_downloads_cells(book, written)
+    # The site's repository, its launch, edit and issue buttons, and the setup cells its pages
+    # show, name the repository this copy came from (a fork's own), else `_config.yml`'s.
     repository = launch.repository_url(root)
     launch.write_config_repository(stage / "_config.yml", repository)
     launch.write_setup_cells([book / ch.notebook for ch in PIPELINE], repository)
