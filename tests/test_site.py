@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import io
+import json
 import os
 import re
 import shutil
 import threading
 from urllib.parse import urldefrag, urljoin, urlparse
 
+import pandas as pd
 import pytest
+from conftest import ROOT, copy_of, fmnist
+from pybtex.database import parse_string
+
+from fmnist import downloads, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 # Debian's chromium (never a browser downloaded by Playwright); other distributions' names too.
@@ -20,16 +28,24 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="module")
-def site_url(quick_project):
-    """Serve the quick project's site on 127.0.0.1 for the duration of the tests."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=str(quick_project / "_build" / "html"))
+@contextlib.contextmanager
+def serving(folder):
+    """Serve `folder` on 127.0.0.1; yield its address."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site_url(quick_project):
+    """Serve the quick project's site on 127.0.0.1 for the duration of the tests."""
+    with serving(quick_project / "_build" / "html") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +169,105 @@ def test_the_figure_check_rejects_what_a_reader_could_not_read(figure):
         check_figure({"src": "x.png", **figure}, "page")
     check_figure({"src": "x.png", "natural": 1096, "shown": 688, "right": 900, "column": 950},
                  "page")
+
+
+MODEL_SLUGS = ("baseline", "dense", "cnn", "tuning")
+
+
+def download_links(page) -> dict[str, str]:
+    """The page's download links, by file name."""
+    hrefs = page.eval_on_selector_all("article a.reference.download", "els => els.map(e => e.href)")
+    return {urlparse(href).path.rsplit("/", 1)[-1]: href for href in hrefs}
+
+
+def check_download(page, name: str, href: str) -> None:
+    """The file is served and parses: the JSON holds every model and the pairwise tests; a CSV
+    is a table with rows."""
+    response = page.request.get(href)
+    assert response.ok, f"broken download {href}"
+    if name.endswith(".json"):
+        document = json.loads(response.text())
+        assert set(document["models"]) == set(MODEL_SLUGS)
+        for model in document["models"].values():
+            low, high = model["accuracy_ci95"]
+            assert low <= model["accuracy"] <= high and len(model["per_class"]) == 10
+        assert document["pairwise_tests"] and document["parameters"]["cnn"]
+    else:
+        table = pd.read_csv(io.StringIO(response.text()))
+        assert len(table) > 0 and len(table.columns) > 1, name
+
+
+def test_the_landing_page_and_the_comparison_offer_the_results_as_files_that_parse(
+        browser, site_url):
+    page = browser.new_page()
+    page.goto(site_url + "book/intro.html")
+    everything = download_links(page)
+    for slug in MODEL_SLUGS:
+        assert {f"{slug}-per-class.csv", f"{slug}-confusion-matrix.csv"} <= set(everything)
+    assert {downloads.RESULTS_JSON, "comparison-models.csv", "comparison-pairwise.csv"} <= \
+        set(everything)
+    for name, href in everything.items():
+        check_download(page, name, href)
+    page.goto(site_url + "book/06_comparison.html")
+    assert download_links(page) == everything, "the comparison links the same files"
+    page.goto(site_url + "book/04_cnn.html")
+    own = download_links(page)
+    assert set(own) == {downloads.RESULTS_JSON, "cnn-per-class.csv", "cnn-confusion-matrix.csv"}
+    assert own["cnn-per-class.csv"] == everything["cnn-per-class.csv"]
+
+
+def bibtex_entry(page, selector: str):
+    entries = parse_string(page.inner_text(f"{selector} pre"), "bibtex").entries
+    assert len(entries) == 1
+    return next(iter(entries.items()))
+
+
+def check_citation(page, site_url, repository: str) -> None:
+    page.goto(site_url + "book/intro.html")
+    assert page.get_by_role("heading", name="Cite this study").is_visible()
+    key, study = bibtex_entry(page, ".cite-study")
+    assert study.type == "software" and study.fields["url"] == repository
+    key, original = bibtex_entry(page, ".cite-original")
+    assert key == "original2025" and "Shahzad" in str(original.persons["author"][0])
+
+
+def check_buttons(page, url: str, repository: str) -> None:
+    page.goto(url)
+    edit = page.get_attribute("a.btn-source-edit-button", "href")
+    issue = page.get_attribute("a.btn-source-issues-button", "href")
+    assert edit.startswith(f"{repository}/edit/main/"), (url, edit)
+    source = edit.removeprefix(f"{repository}/edit/main/")
+    assert (ROOT / source).is_file(), f"the edit button of {url} opens {source}, not a source"
+    assert issue.startswith(f"{repository}/issues/new?"), (url, issue)
+
+
+def test_every_page_can_be_corrected_on_the_configured_repository_and_cited(
+        browser, site_url, quick_project):
+    repository = launch.config_repository(quick_project)
+    page = browser.new_page()
+    page.goto(site_url)
+    page.wait_for_url("**/intro.html")
+    pages = nav_pages(page, site_url)
+    assert len(pages) >= 8, pages  # the intro, six chapters, the references
+    for url in pages:
+        check_buttons(page, url, repository)
+    check_citation(page, site_url, repository)
+
+
+@pytest.fixture(scope="module")
+def moved_site(quick_project, tmp_path_factory):
+    """The quick project, pointed at another repository with `fmnist repository` and rebuilt."""
+    project = copy_of(quick_project, tmp_path_factory.mktemp("moved"))
+    moved = fmnist("repository", "https://github.com/someone/fork", cwd=project)
+    assert moved.returncode == 0, moved.stderr
+    built = fmnist("build", "--params", "params/quick.yaml", cwd=project)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    with serving(project / "_build" / "html") as url:
+        yield url
+
+
+def test_fmnist_repository_moves_the_buttons_and_the_citation(browser, moved_site):
+    page = browser.new_page()
+    for chapter in ("intro", "04_cnn"):
+        check_buttons(page, f"{moved_site}book/{chapter}.html", "https://github.com/someone/fork")
+    check_citation(page, moved_site, "https://github.com/someone/fork")
