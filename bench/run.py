@@ -81,7 +81,8 @@ def run_report(params: str, results_dir: str | None = None) -> dict:
         models[slug] = {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"],
                        "val_accuracy": m.get("val_accuracy"), "train_seconds": m["train_seconds"]}
         for extra in ("search_seconds", "kept", "changes", "retrained_val_accuracy",
-                      "default_val_accuracy", "n_trials", "flip_averaging"):
+                      "default_val_accuracy", "n_trials", "flip_averaging",
+                      "test_predictions_sha256"):  # fmnist verify compares digests
             if extra in m:
                 models[slug][extra] = m[extra]
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
