@@ -23,6 +23,9 @@ def run_cli(*args, cwd=ROOT):
      "`cnn.epochs` must be an integer > 0"),
     (["report", "--params", "params/quick.yaml", "--set", "results_dir=../elsewhere"],
      "outside the project"),
+    (["verify", "--quick", "--against", "no/such/run"], "no such results folder or run record"),
+    (["verify", "nonsense"], "nonsense: not a model chapter; the model chapters are baseline"),
+    (["verify", "--quick", "cnn"], "give chapters or --quick, not both"),
 ])
 def test_bad_input_exits_2_with_one_clear_message(args, fragment):
     proc = run_cli(*args)
@@ -63,3 +66,6 @@ def test_the_command_line_reads_as_a_users_tool():
     assert "CHAPTER" in run and "one of data, baseline, dense, cnn, tuning, comparison" in run
     assert "(default: params/default.yaml)" in run
     assert "(default: origin)" in run_cli("publish", "--help").stdout
+    assert "fmnist verify --quick" in top.stdout
+    verify = " ".join(run_cli("verify", "--help").stdout.split())
+    assert "(default: all of baseline, dense, cnn, tuning)" in verify and "--against" in verify

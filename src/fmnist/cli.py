@@ -1,4 +1,5 @@
-"""The `fmnist` command: argument parsing and dispatch; the work is done in `report` and `tune`."""
+"""The `fmnist` command: argument parsing and dispatch; the work is done in `report`, `tune`
+and `verify`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from fmnist import interrupt
-from fmnist.chapters import downstream
+from fmnist.chapters import MODELS, downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.lock import LockBusy, project_lock
 from fmnist.params import CHAPTERS, ParamsError, load_profile
@@ -29,11 +30,14 @@ main commands:
                                  rerun one chapter (and what depends on it) with new parameters
   fmnist build                   render the site from the last executed chapters
   fmnist data                    find and verify the data set; say where it is
+  fmnist verify --quick          rerun a chapter and compare its test predictions with a
+                                 published run (exit 0: identical, 1: they differ)
 """
 # What each command needs beyond the package's runtime: the `report` extra's modules.
 REPORT_EXTRA = ("papermill", "nbformat", "jupyter_client", "ipykernel", "jupyter_book")
 NEEDS: dict[str, tuple[str, ...]] = {"report": REPORT_EXTRA, "run": REPORT_EXTRA,
                                      "tune": REPORT_EXTRA, "build": REPORT_EXTRA,
+                                     "verify": REPORT_EXTRA,
                                      "publish": ("ghp_import",)}
 
 
@@ -46,6 +50,8 @@ def missing_extra(command: str) -> str | None:
             "missing in this environment). Install it with `pip install 'fmnist-report[report]'`"
             " from PyPI, `pip install '.[report]'` in a checkout, or `make env`.")
 USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy, DamagedResults)  # exit 2: fixable
+VERIFY_HELP = ("rerun model chapters in a scratch copy and compare each model's test predictions "
+               "with a published run (exit 0: all identical, 1: any differs)")
 
 
 def _add_profile_args(p: argparse.ArgumentParser) -> None:
@@ -85,7 +91,7 @@ def _add_wait_arg(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The command line: report, run, tune, data, build, publish, repository."""
+    """The command line: report, run, tune, data, build, verify, publish, repository."""
     from fmnist import __version__
 
     parser = argparse.ArgumentParser(prog="fmnist", description=DESCRIPTION,
@@ -116,6 +122,7 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="render the site from the last executed chapters")
     build.add_argument("--params", default=DEFAULT_PARAMS, help="profile naming results_dir")
     _add_wait_arg(build)
+    _add_verify_parser(sub)
     publish = sub.add_parser("publish", help="push _build/html to a gh-pages branch (ghp-import)")
     publish.add_argument("--remote", default="origin", help="git remote to push to")
     publish.add_argument("--branch", default="gh-pages", help="branch that holds the site")
@@ -127,6 +134,36 @@ def make_parser() -> argparse.ArgumentParser:
                       help="change nothing; exit 1 naming every place that names another "
                            "address (the Pages workflow runs this)")
     return parser
+
+
+def _add_verify_parser(sub) -> None:
+    verify = sub.add_parser("verify", help=VERIFY_HELP)
+    verify.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                        help=f"model chapters to rerun (default: all of {', '.join(MODELS)})")
+    verify.add_argument("--quick", action="store_true",
+                        help="check one chapter, the dense network's (under two minutes)")
+    verify.add_argument("--against", type=Path, default=None,
+                        help="the published run: a results folder, bench/results/latest.json or "
+                             "a run's JSON file (default: the project's results folder)")
+    verify.add_argument("--params", default=None,
+                        help="profile to rerun with (default: the one the published run records)")
+    verify.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one parameter (repeatable)")
+
+
+def run_verify(root: Path, args: argparse.Namespace) -> int:
+    """`fmnist verify`: the published run defaults to the project's results folder."""
+    from fmnist import verify
+
+    against = args.against
+    if against is None:
+        profile = load_profile(args.params or root / DEFAULT_PARAMS, args.overrides)
+        against = results_path(root, profile.shared.results_dir)
+    try:
+        return verify.run_verify(root, against, verify.model_chapters(args.chapters, args.quick),
+                                 args.params, args.overrides)
+    except verify.VerifyError as err:
+        raise ParamsError(str(err)) from None
 
 
 def set_repository(root: Path, url: str | None, check: bool = False) -> int:
@@ -165,6 +202,8 @@ def dispatch(args: argparse.Namespace) -> int:
     root = project_root(args.root)
     if args.command == "repository":
         return set_repository(root, args.url, args.check)
+    if args.command == "verify":  # a scratch copy: neither the lock nor the results are needed
+        return run_verify(root, args)
     if args.command == "publish":
         target = site.publish_site(root, args.remote, args.branch)
         print(f"published {root / '_build' / 'html'} to {target}")
