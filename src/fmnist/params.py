@@ -214,9 +214,12 @@ class TuningParams:
 
 @dataclass(frozen=True)
 class ComparisonParams:
-    """The comparison chapter reads results only."""
+    """The comparison chapter reads results only; it also holds how many runs the run history
+    keeps (`fmnist runs` and the site's runs page compare them)."""
 
     show_references: bool = _param(True, "show published reference figures under the table")
+    history: int = _param(20, "runs the run history keeps (the newest)", _positive,
+                          "an integer > 0")
 
 
 SCHEMAS: dict[str, type] = {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fmnist import interrupt, paths
+from fmnist import interrupt, paths, runs
 from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
 from fmnist.environment import machine_description, package_versions, versions
 from fmnist.params import Profile
@@ -271,4 +271,8 @@ def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
     results = paths.results_path(root, profile.shared.results_dir)
     timings = run_chapters(root, profile, selected or list(SLUGS), force, log)
     write_run_record(results, profile, timings, time.perf_counter() - start)
+    # The run history: what this run of the model chapters moved on validation.
+    if runs.record_run(results, profile, list(timings), profile.sections["comparison"].history):
+        for line in runs.after_run_lines(results):
+            log(line)
     return timings

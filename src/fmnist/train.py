@@ -76,6 +76,7 @@ class FitResult:
     train_seconds: float = 0.0
     best_epoch: int = 0
     val_accuracy: float = 0.0  # of the kept (best) epoch, scored as the test set is
+    val_predictions: np.ndarray | None = None  # that epoch's predicted validation labels
 
 
 def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe = PLAIN,
@@ -110,6 +111,7 @@ def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience:
         def __init__(self):
             super().__init__()
             self.best, self.best_epoch, self.weights, self.wait = -1.0, 0, None, 0
+            self.predictions = None
 
         def on_epoch_end(self, epoch, logs=None):
             probs = predict_probs(self.model, x_val, tta)
@@ -121,6 +123,7 @@ def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience:
             if acc > self.best:
                 self.best, self.best_epoch, self.wait = acc, epoch + 1, 0
                 self.weights = self.model.get_weights()
+                self.predictions = probs.argmax(axis=1).astype(np.uint8)
                 return
             self.wait += 1
             if self.wait >= patience:
@@ -160,7 +163,7 @@ def fit_keras(
     model.set_weights(best.weights)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best.best_epoch,
-                     val_accuracy=best.best)
+                     val_accuracy=best.best, val_predictions=best.predictions)
 
 
 def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[

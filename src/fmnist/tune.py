@@ -28,6 +28,7 @@ from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
 from fmnist.recipe import Recipe, epoch_setter, make_batches, predict_probs
 from fmnist.results import load_metrics, load_predictions
+from fmnist.runs import VAL_PREDICTIONS_FILE, save_validation
 from fmnist.search import hyperband_configurations, hyperband_iterations, search_key
 from fmnist.train import (
     best_epoch_callback,
@@ -307,12 +308,15 @@ def keep_default(results: Path, setup: SearchSetup, record: dict[str, Any], mode
     predictions, or `model`'s (the default trained here when that chapter had not run)."""
     if model is not None:
         model.save(results / "tuning" / "model.keras")
+        predicted = predict_probs(model, setup.val[0], setup.cnn.tta).argmax(axis=1)
+        save_validation(results / "tuning", predicted, setup.val[1])
         return evaluate_keras(model, data.channels(setup.splits.x_test), setup.splits.y_test,
                               tta=setup.cnn.tta, **record)
     cnn = load_metrics(results / "cnn")
     probs, y_true = load_predictions(results / "cnn")
-    if (results / "cnn" / "model.keras").is_file():
-        shutil.copyfile(results / "cnn" / "model.keras", results / "tuning" / "model.keras")
+    for name in ("model.keras", VAL_PREDICTIONS_FILE):
+        if (results / "cnn" / name).is_file():
+            shutil.copyfile(results / "cnn" / name, results / "tuning" / name)
     return evaluate(probs, y_true, n_params=cnn["n_params"], tta=cnn.get("tta", False),
                     inference_ms_per_1k=cnn["inference_ms_per_1k"], **record)
 

@@ -1,0 +1,109 @@
+"""The run history: runs recorded from the results folder, compared on validation first."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from scipy.stats import binomtest
+from test_compare import plant
+
+from fmnist import params, runs
+
+N_VAL = 100
+
+
+def profile(*overrides: str) -> params.Profile:
+    return params.load_profile(ROOT / "params" / "default.yaml", list(overrides))
+
+
+def rerun(results, slug: str, test_wrong: int, val_wrong: int) -> None:
+    """A model chapter's results: right on all but the first `*_wrong` images."""
+    plant(results, slug, np.r_[np.zeros(test_wrong, bool), np.ones(200 - test_wrong, bool)],
+          val_accuracy=1 - val_wrong / N_VAL)
+    y = np.arange(N_VAL) % 10
+    runs.save_validation(results / slug, np.where(np.arange(N_VAL) < val_wrong, (y + 1) % 10, y),
+                         y)
+
+
+def test_a_rerun_is_compared_on_validation_with_mcnemars_paired_test(tmp_path):
+    rerun(tmp_path, "baseline", 40, 20)
+    rerun(tmp_path, "cnn", 20, 12)
+    first = runs.record_run(tmp_path, profile(), ["baseline", "cnn"], keep=20)
+    assert first.record["changed"] == {} and first.record["models"]["cnn"]["reran"]
+    rerun(tmp_path, "cnn", 10, 2)  # right on 10 more validation images, wrong on none new
+    second = runs.record_run(tmp_path, profile("cnn.epochs=5"), ["cnn"], keep=20)
+    assert second.record["changed"] == {"cnn.epochs": [15, 5]}
+    assert second.record["reran"] == ["cnn"]
+    assert not second.record["models"]["baseline"]["reran"]
+    (change,) = runs.compare(first, second, only_reran=True)
+    # Recomputed with SciPy: 10 discordant validation images, all in the second run's favour.
+    assert change.val_p == pytest.approx(binomtest(10, 10, 0.5).pvalue)
+    assert change.test_p == pytest.approx(binomtest(10, 10, 0.5).pvalue)
+    assert runs.after_run_lines(tmp_path) == [
+        f"cnn: validation 88.00 -> 98.00 % (+10.00, p = {change.val_p:.2g}: beyond noise)"]
+    low, high = second.record["models"]["cnn"]["val_accuracy_ci95"]
+    assert low < 0.98 < high
+
+
+def test_a_change_within_noise_says_so(tmp_path):
+    rerun(tmp_path, "dense", 20, 12)
+    first = runs.record_run(tmp_path, profile(), ["dense"], keep=20)
+    rerun(tmp_path, "dense", 20, 11)
+    second = runs.record_run(tmp_path, profile(), ["dense"], keep=20)
+    (change,) = runs.compare(first, second)
+    assert change.val_p == pytest.approx(1.0) and change.beyond_noise is False
+    assert runs.change_line(change).endswith("(+1.00, p = 1: within noise)")
+
+
+def test_a_run_that_ran_no_model_chapter_is_not_recorded(tmp_path):
+    rerun(tmp_path, "cnn", 20, 12)
+    assert runs.record_run(tmp_path, profile(), ["data", "comparison"], keep=20) is None
+    assert runs.load_runs(tmp_path) == ([], [])
+
+
+def test_the_history_stops_at_its_bound_and_names_a_damaged_entry(tmp_path):
+    rerun(tmp_path, "cnn", 20, 12)
+    made = [runs.record_run(tmp_path, profile(), ["cnn"], keep=3).id for _ in range(4)]
+    history, damaged = runs.load_runs(tmp_path)
+    assert [r.id for r in history] == made[1:] and damaged == []
+    (history[1].path / runs.RUN_RECORD).write_text("{ not json")
+    history, damaged = runs.load_runs(tmp_path)
+    assert [r.id for r in history] == [made[1], made[3]]
+    assert len(damaged) == 1 and made[2] in damaged[0] and "skipped" in damaged[0]
+    # A damaged entry counts towards the bound like any other and leaves with the oldest.
+    runs.record_run(tmp_path, profile(), ["cnn"], keep=2)
+    history, damaged = runs.load_runs(tmp_path)
+    assert len(history) == 2 and damaged == []
+
+
+def test_an_unpaired_validation_split_gives_no_test(tmp_path):
+    rerun(tmp_path, "cnn", 20, 12)
+    first = runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    y = (np.arange(N_VAL) + 3) % 10  # another split: other true labels
+    runs.save_validation(tmp_path / "cnn", y, y)
+    second = runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    (change,) = runs.compare(first, second)
+    assert change.val_p is None and "not paired" in runs.change_line(change)
+
+
+def test_runs_are_found_by_number_or_date_and_a_wrong_key_lists_them(tmp_path):
+    rerun(tmp_path, "cnn", 20, 12)
+    made = [runs.record_run(tmp_path, profile(), ["cnn"], keep=20) for _ in range(2)]
+    history, _ = runs.load_runs(tmp_path)
+    assert runs.find(history, "2").id == made[1].id
+    assert runs.find(history, made[0].id).id == made[0].id
+    with pytest.raises(runs.RunHistoryError, match=r"`7` is no run; the history holds: 1 \("):
+        runs.find(history, "7")
+
+
+def test_a_run_record_is_plain_json_beside_small_predictions(tmp_path):
+    rerun(tmp_path, "cnn", 20, 12)
+    run = runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    record = json.loads((run.path / runs.RUN_RECORD).read_text())
+    assert record["params_hash"] == profile().digest() and record["profile"] == "default"
+    assert set(run.predictions) == {"cnn/test", "y_test", "cnn/val", "y_val"}
+    assert run.predictions["cnn/val"].dtype == np.uint8
+    assert not any(p.name.startswith(".") for p in (tmp_path / runs.RUNS_DIR).iterdir())
