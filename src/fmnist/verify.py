@@ -29,6 +29,7 @@ from fmnist.chapters import MODELS, PIPELINE, SLUGS
 from fmnist.evaluate import DIGEST_KEY, predictions_digest
 from fmnist.params import ParamsError, Profile, apply_overrides, load_profile, profile_from_mapping
 from fmnist.paths import RUN_FILE
+from fmnist.report import ChapterFailed, run_chapters
 from fmnist.results import PREDICTIONS_FILE, load_metrics, load_predictions
 
 QUICK = "dense"  # `--quick`: a TensorFlow chapter that reruns in well under two minutes
@@ -259,8 +260,6 @@ def describe(outcome: Outcome, n_test: int) -> str:
 def rerun(root: Path, profile: Profile, slugs: list[str], scratch: Path,
           log: Callable[[str], None]) -> dict[str, tuple[Model, np.ndarray]]:
     """Run the chapters `slugs` need in a scratch copy; each model's result and test labels."""
-    from fmnist.report import run_chapters
-
     copy = scratch_copy(root, scratch)
     run_chapters(copy, profile, chapters_to_run(slugs), force=True, log=log)
     out = {}
@@ -284,7 +283,13 @@ def run_verify(root: Path, against: Path, slugs: list[str], params: str | None =
         f"(parameters hash {profile.digest()}) in a scratch copy of the project, to compare "
         f"with {published.source}")
     scratch = Path(tempfile.mkdtemp(prefix="fmnist-verify-"))
-    results = rerun(root, profile, slugs, scratch, log)  # a failed chapter keeps its notebook
+    try:
+        results = rerun(root, profile, slugs, scratch, log)
+    except ChapterFailed:
+        raise  # the failed chapter's executed notebook stays in the scratch copy, for reading
+    except BaseException:  # an interrupt or an unexpected error: nothing worth keeping
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     shutil.rmtree(scratch, ignore_errors=True)
     outcomes = [compare(s, results[s][0], published.models[s], results[s][1]) for s in slugs]
     for outcome in outcomes:
