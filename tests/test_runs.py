@@ -107,3 +107,36 @@ def test_a_run_record_is_plain_json_beside_small_predictions(tmp_path):
     assert set(run.predictions) == {"cnn/test", "y_test", "cnn/val", "y_val"}
     assert run.predictions["cnn/val"].dtype == np.uint8
     assert not any(p.name.startswith(".") for p in (tmp_path / runs.RUNS_DIR).iterdir())
+
+
+def test_fmnist_runs_lists_and_compares_with_the_same_paired_tests(tmp_path, capsys):
+    from fmnist import cli
+
+    rerun(tmp_path, "cnn", 20, 12)
+    first = runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    rerun(tmp_path, "cnn", 20, 7)
+    runs.record_run(tmp_path, profile("cnn.epochs=5"), ["cnn"], keep=20)
+    rerun(tmp_path, "cnn", 10, 2)
+    third = runs.record_run(tmp_path, profile("cnn.epochs=15"), ["cnn"], keep=20)
+    assert cli.show_runs(tmp_path, []) == 0
+    listing = capsys.readouterr().out
+    assert listing.startswith(runs.WHY_VALIDATION)
+    assert "  1  " in listing and "  3  " in listing and "cnn.epochs 15 -> 5" in listing
+    assert cli.show_runs(tmp_path, ["1", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (change,) = runs.compare(first, third)
+    assert out[1] == "changed: no parameter"  # 15 epochs again: the profiles are the same
+    assert out[3] == f"  {runs.change_line(change)}"
+    assert out.index(out[3]) < out.index(
+        "test, for the record (choose on validation, never on the test set):")
+
+
+def test_fmnist_runs_refuses_one_run_or_an_unknown_one(tmp_path, capsys):
+    from fmnist import cli
+
+    assert cli.main(["--root", str(ROOT), "runs", "1"]) == 2
+    assert "takes no run (to list them) or two" in capsys.readouterr().err
+    rerun(tmp_path, "cnn", 20, 12)
+    runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    with pytest.raises(params.ParamsError, match="`9` is no run; the history holds: 1"):
+        cli.show_runs(tmp_path, ["1", "9"])

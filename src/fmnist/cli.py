@@ -137,6 +137,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _add_verify_parser(sub) -> None:
+    history = sub.add_parser("runs", help="list the run history, or compare two runs on "
+                             "validation first (`fmnist runs 1 3`)")
+    history.add_argument("which", nargs="*", metavar="RUN",
+                         help="two runs to compare: a number from the list (1 is the oldest) or "
+                              "the start of a run's date")
+    history.add_argument("--params", default=DEFAULT_PARAMS,
+                         help="the profile whose results folder holds the history")
     verify = sub.add_parser("verify", help=VERIFY_HELP)
     verify.add_argument("chapters", nargs="*", metavar="CHAPTER",
                         help=f"model chapters to rerun (default: all of {', '.join(MODELS)})")
@@ -164,6 +171,32 @@ def run_verify(root: Path, args: argparse.Namespace) -> int:
                                  args.params, args.overrides)
     except verify.VerifyError as err:
         raise ParamsError(str(err)) from None
+
+
+def show_runs(results: Path, which: list[str]) -> int:
+    """`fmnist runs`: the history, oldest first, or two runs compared (validation first)."""
+    from fmnist import runs
+
+    history, damaged = runs.load_runs(results)
+    for note in damaged:
+        print(f"fmnist: {note}", file=sys.stderr)
+    if len(which) not in (0, 2):
+        raise ParamsError(f"`fmnist runs` takes no run (to list them) or two (to compare), got "
+                          f"{len(which)}: e.g. `fmnist runs 1 3`.")
+    if not which:
+        if not history:
+            print(f"no run recorded yet in {results / runs.RUNS_DIR}: `fmnist report` records "
+                  "the first.")
+        for line in runs.history_lines(history):
+            print(line)
+        return 0
+    try:
+        a, b = (runs.find(history, key) for key in which)
+    except runs.RunHistoryError as err:
+        raise ParamsError(str(err)) from None
+    for line in runs.comparison_lines(a, b, history):
+        print(line)
+    return 0
 
 
 def set_repository(root: Path, url: str | None, check: bool = False) -> int:
@@ -221,6 +254,8 @@ def dispatch(args: argparse.Namespace) -> int:
             find_data_dir(profile.shared.data_dir, allow_download=False)
         except DataError as err:
             raise DataError(f"{params_path}: {err}") from None
+    if args.command == "runs":  # reads the history only: no lock needed
+        return show_runs(results_path(root, profile.shared.results_dir), args.which)
     if getattr(args, "in_process", False):  # a chief or worker: its launcher holds the lock
         return run_tune(args, root, profile)
     with project_lock(root, wait=not args.no_wait):

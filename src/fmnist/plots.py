@@ -575,3 +575,23 @@ def _label(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "-".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@styled
+def plot_validation_history(series: Mapping[str, Sequence[float | None]]) -> plt.Figure:
+    """Each model's validation accuracy in every run of the history, oldest to newest."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    n_runs = max(len(v) for v in series.values())
+    for name, values in series.items():
+        runs = [i + 1 for i, v in enumerate(values) if v is not None]
+        acc = [100 * v for v in values if v is not None]
+        ax.plot(runs, acc, marker="o", markersize=5, color=model_color(name), label=name)
+    ax.set_xticks(range(1, n_runs + 1))
+    ax.set_xlabel("run (oldest to newest)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Validation accuracy across runs")
+    ax.legend(loc="lower right")
+    last = "; ".join(f"{name} {100 * [v for v in values if v is not None][-1]:.2f} %"
+                     for name, values in series.items() if any(v is not None for v in values))
+    return describe(fig, f"Validation accuracy (%) in each of {n_runs} runs, one line per "
+                         f"model; in the newest run: {last}.")

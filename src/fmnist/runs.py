@@ -268,3 +268,98 @@ def after_run_lines(results: Path) -> list[str]:
     if len(history) < 2:
         return []
     return [change_line(c) for c in compare(history[-2], history[-1], only_reran=True)]
+
+
+def _changes_text(record: dict[str, Any], first: bool) -> str:
+    if first:
+        return "The first run in the history: nothing to compare with."
+    changed = record.get("changed") or {}
+    if not changed:
+        return "No parameter changed since the previous run (a rerun, or a change of code)."
+    return "Changed since the previous run: " + ", ".join(
+        f"`{k}` {json.dumps(a)} → {json.dumps(b)}" for k, (a, b) in changed.items()) + "."
+
+
+def _p(p: float | None) -> str:
+    return "not paired" if p is None else f"{p:.2g}"
+
+
+def changes_table(changes: list[Change]) -> str:
+    """Validation first (with its paired test); the test change after it, for the record."""
+    lines = ["| model | validation | change | p (validation) | verdict | "
+             "test, for the record | p (test) |", "|---|---|---|---|---|---|---|"]
+    for c in changes:
+        val = ("–" if c.val_before is None or c.val_after is None else
+               f"{100 * (c.val_after - c.val_before):+.2f}")
+        verdict = ("–" if c.val_p is None else
+                   "beyond noise" if c.beyond_noise else "within noise")
+        lines.append(f"| {MODELS[c.model]} | {_pct(c.val_before)} → {_pct(c.val_after)} % | "
+                     f"{val} | {_p(c.val_p)} | {verdict} | "
+                     f"{_pct(c.test_before)} → {_pct(c.test_after)} % | {_p(c.test_p)} |")
+    return "\n".join(lines)
+
+
+def page_markdown(history: list[Run], damaged: list[str]) -> str:
+    """The runs page's body: newest run first, each against the one before it."""
+    if not history:
+        return "*No run has been recorded yet: `fmnist report` records the first.*\n"
+    parts = [f"The history holds {len(history)} run{'s' * (len(history) > 1)}, newest first. "
+             f"{WHY_VALIDATION} A change is called beyond noise when McNemar's exact test on "
+             f"the paired validation predictions gives p < {ALPHA:g}."]
+    parts += [f"*{note}*" for note in damaged]
+    for i in range(len(history) - 1, -1, -1):
+        run = history[i]
+        r = run.record
+        head = (f"### Run {i + 1}: {r['date'][:16].replace('T', ' ')}\n\nProfile "
+                f"`{r['profile']}`, parameters hash `{r['params_hash']}`; reran: "
+                f"{', '.join(MODELS[s] for s in r['reran'])}. {_changes_text(r, i == 0)}")
+        parts.append(head)
+        if i > 0:
+            changes = compare(history[i - 1], run, only_reran=True)
+            if changes:
+                parts.append(changes_table(changes))
+    return "\n\n".join(parts) + "\n"
+
+
+def validation_series(history: list[Run]) -> dict[str, list[float | None]]:
+    """Each model's validation accuracy in every run of the history, oldest first."""
+    return {MODELS[slug]: [r.record["models"].get(slug, {}).get("val_accuracy")
+                           for r in history]
+            for slug in MODELS if any(slug in r.record["models"] for r in history)}
+
+
+def history_lines(history: list[Run]) -> list[str]:
+    """`fmnist runs`: one block per run, oldest first, validation before test."""
+    if not history:
+        return []
+    lines = [WHY_VALIDATION]
+    for i, run in enumerate(history, start=1):
+        r = run.record
+        lines.append(f"{i:>3}  {r['date'][:16].replace('T', ' ')}  profile {r['profile']}  "
+                     f"hash {r['params_hash']}  reran: {', '.join(r['reran'])}")
+        if r.get("changed"):
+            lines.append("     changed: " + ", ".join(
+                f"{k} {json.dumps(a)} -> {json.dumps(b)}" for k, (a, b) in r["changed"].items()))
+        lines.append("     validation: " + ", ".join(
+            f"{slug} {_pct(m.get('val_accuracy'))} %" for slug, m in r["models"].items()))
+        lines.append("     test (for the record): " + ", ".join(
+            f"{slug} {_pct(m['accuracy'])} %" for slug, m in r["models"].items()))
+    return lines
+
+
+def comparison_lines(a: Run, b: Run, history: list[Run]) -> list[str]:
+    """`fmnist runs A B`: what changed, then each model on validation, then on test."""
+    number = {run.id: i for i, run in enumerate(history, start=1)}
+    changed = changed_params(a.record.get("params"), b.record.get("params", {}))
+    lines = [f"run {number[a.id]} ({a.record['date'][:16]}) -> run {number[b.id]} "
+             f"({b.record['date'][:16]})",
+             "changed: " + (", ".join(f"{k} {json.dumps(x)} -> {json.dumps(y)}"
+                                      for k, (x, y) in changed.items()) or "no parameter"),
+             "validation (McNemar's exact test on the paired validation predictions):"]
+    changes = compare(a, b)
+    lines += [f"  {change_line(c)}" for c in changes]
+    lines.append("test, for the record (choose on validation, never on the test set):")
+    lines += [f"  {c.model}: test {_pct(c.test_before)} -> {_pct(c.test_after)} % "
+              f"({100 * (c.test_after - c.test_before):+.2f}, p = {_p(c.test_p)})"
+              for c in changes]
+    return lines

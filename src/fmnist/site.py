@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fmnist import citation, downloads, launch
+from fmnist import citation, downloads, ladder, launch, runs
 from fmnist.chapters import PIPELINE
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE
 
@@ -108,6 +108,31 @@ JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 SUMMARY_MARKER = "<!-- results-summary -->"
 DOWNLOADS_MARKER = "<!-- downloads -->"
 CITATION_MARKER = "<!-- citation -->"
+RUNS_MARKER = "<!-- runs-history -->"
+RUNS_LINK_MARKER = "<!-- runs-link -->"
+RUNS_PAGE = "runs.md"
+
+
+def runs_markdown(results: Path, folder: Path) -> tuple[str, str]:
+    """The runs page's body (with its figure drawn into `folder`) and the landing page's link
+    to it, which appears once the history holds more than one run."""
+    import matplotlib.pyplot as plt
+
+    from fmnist import plots
+
+    history, damaged = runs.load_runs(results)
+    body = runs.page_markdown(history, damaged)
+    if len(history) < 2:
+        return body, ""
+    fig = plots.plot_validation_history(runs.validation_series(history))
+    plots.save(fig, folder, "runs_validation")
+    plt.close(fig)
+    figure = ("```{figure} runs_validation.png\n:alt: " + plots.describe(fig) + "\n\n"
+              "Each model's validation accuracy in every run of the history, oldest to "
+              "newest: what the choices are made on.\n```\n\n")
+    link = (f"The run history holds {len(history)} runs: the [runs page](runs.md) compares "
+            "each with the one before it, on validation first.\n")
+    return figure + body, link
 
 
 def fill_markers(path: Path, blocks: dict[str, str]) -> None:
@@ -140,9 +165,13 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         cite = citation_markdown(root, run.get("date"))
     except citation.CitationError as err:
         raise SiteFailed(f"{err} (the previous site is untouched)") from err
+    runs_body, runs_link = runs_markdown(results, book)
+    fill_markers(book / RUNS_PAGE, {RUNS_MARKER: runs_body})
     fill_markers(book / "intro.md", {
         SUMMARY_MARKER: headline_markdown(root, comparison, book)
+        + ladder.landing_note(comparison, root) + "\n"
         + summary_markdown(results, comparison),
+        RUNS_LINK_MARKER: runs_link,
         DOWNLOADS_MARKER: downloads.links_markdown(written),
         CITATION_MARKER: cite})
     add_downloads_cells(book, written)
