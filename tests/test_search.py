@@ -43,3 +43,15 @@ def test_only_what_changes_the_trials_changes_a_searchs_folder():
     assert search.project_name(space, 43) != name
     assert search.project_name(space, 42, data_key="another split") != name
     assert search.project_name(dataclasses.replace(space, trial_epochs=3), 42) != name
+
+
+def test_a_cnn_key_no_trial_uses_keeps_the_finished_search(tmp_path):
+    # `fmnist run cnn --set cnn.epochs=20` must not throw away a finished search: a trial trains
+    # `trial_epochs` and never stops early. A key a trial does use starts a new one.
+    from fmnist.params import CnnParams
+
+    cnn = CnnParams()
+    key = search.search_key(tmp_path, cnn)
+    assert search.search_key(tmp_path, dataclasses.replace(cnn, epochs=20, patience=7)) == key
+    assert search.search_key(tmp_path, dataclasses.replace(cnn, dropout=0.4)) != key
+    assert search.search_key(tmp_path, dataclasses.replace(cnn, batch_size=64)) != key

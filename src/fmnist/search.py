@@ -46,11 +46,18 @@ def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
+# CNN keys no trial uses: a trial trains `trial_epochs` epochs and never stops early, so the
+# chapter's epoch budget and patience change the retrain, not the search.
+NOT_IN_TRIALS = ("epochs", "patience")
+
+
 def search_key(results: Path, cnn: CnnParams) -> str:
-    """What, besides the space and seed, names a search's folder: the split and the CNN."""
+    """What, besides the space and seed, names a search's folder: the split and the CNN keys
+    that reach a trial."""
     from fmnist.data import split_key
 
-    return split_key(results) + params_hash(dataclasses.asdict(cnn))
+    trial_keys = {k: v for k, v in dataclasses.asdict(cnn).items() if k not in NOT_IN_TRIALS}
+    return split_key(results) + params_hash(trial_keys)
 
 
 def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
