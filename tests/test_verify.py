@@ -112,6 +112,14 @@ def test_a_record_needs_each_models_accuracy_and_digest(tmp_path, labels):
     path.write_text(json.dumps({"models": {"dense": {"accuracy": 0.8}}}))
     with pytest.raises(verify.VerifyError, match="no `test_predictions_sha256`"):
         verify.load_published(path, ["dense"])
+    # The site's download: the run's metadata under `run`, its parameters as `parameters`.
+    path.write_text(json.dumps({"schema": 1, "parameters": {"seed": 7},
+                                "run": {"profile": "quick", "versions": {"machine": "CPU B"}},
+                                "models": {"dense": {"accuracy": 0.8,
+                                                     evaluate.DIGEST_KEY: digest}}}))
+    published = verify.load_published(path, ["dense"])
+    assert published.params == {"seed": 7} and published.profile == "quick"
+    assert published.models["dense"].versions == {"machine": "CPU B"}
     path.write_text("{not json")
     with pytest.raises(verify.VerifyError, match="not a readable JSON record"):
         verify.load_published(path, ["dense"])

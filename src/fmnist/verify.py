@@ -124,28 +124,36 @@ def _machine_versions(raw: Mapping[str, Any]) -> dict[str, str]:
     return versions
 
 
+def _first(sections: list[Mapping[str, Any]], *keys: str) -> Any:
+    """The first value any section holds under any of `keys` (sections in priority order)."""
+    return next((s[k] for s in sections for k in keys if s.get(k) is not None), None)
+
+
 def load_record(path: Path, slugs: list[str]) -> Published:
-    """A run's JSON record: the benchmark's (`models` inside `report`, or at the top) or a
-    run's file with per-model accuracy and digest."""
+    """A run's JSON record: the benchmark's (the report's run under `report`), the site's
+    download (the run's metadata under `run`, its `parameters`) or any JSON object with per-model
+    accuracy and digest under `models`."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise VerifyError(f"{path}: not a readable JSON record ({type(err).__name__}).") from None
     if not isinstance(raw, Mapping):
         raise VerifyError(f"{path}: a run's record is a JSON object with `models`.")
-    run = raw.get("report") if isinstance(raw.get("report"), Mapping) else raw
-    models = run.get("models") or raw.get("models")
+    sections = [s for s in (raw.get("report"), raw.get("run"), raw) if isinstance(s, Mapping)]
+    models = _first(sections, "models")
     if not isinstance(models, Mapping):
         raise VerifyError(f"{path}: no `models` in this record: it is not a run's record.")
-    versions = {**_machine_versions(raw), **_machine_versions(run)}
+    versions: dict[str, str] = {}
+    for section in reversed(sections):  # the run's own versions over the record's
+        versions.update(_machine_versions(section))
     missing = [s for s in slugs if s not in models]
     if missing:
         raise VerifyError(f"{path}: no result for {', '.join(missing)} in this record "
                           f"(it has {', '.join(models) or 'none'}).")
     return Published(str(path), {s: _record_model(models[s], s, str(path), versions)
                                  for s in slugs},
-                     run.get("params") or raw.get("params"),
-                     str(run.get("profile") or raw.get("profile") or "published"))
+                     _first(sections, "params", "parameters"),
+                     str(_first(sections, "profile") or "published"))
 
 
 def _folder_model(folder: Path, slug: str) -> Model:
