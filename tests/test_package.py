@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 # Import names whose distribution is named otherwise.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "keras_tuner": "keras-tuner",
                  "ghp_import": "ghp-import", "IPython": "ipykernel",
-                 "jupyter_client": "jupyter-client"}
+                 "jupyter_client": "jupyter-client", "bs4": "beautifulsoup4", "PIL": "pillow"}
 STDLIB = set(sys.stdlib_module_names)
 
 
