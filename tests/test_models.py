@@ -175,7 +175,7 @@ def test_logistic_regression_selection_converges_and_round_trips(tmp_path):
     probs = model.predict_proba(xv.reshape(-1, 784))
     assert np.allclose(probs.sum(axis=1), 1) and (probs.argmax(1) == yv).mean() > 0.9
     model.save(tmp_path / "m.npz")
-    again = models.LogRegModel.load(tmp_path / "m.npz")
+    again = linear.LogRegModel.load(tmp_path / "m.npz")
     np.testing.assert_allclose(again.predict_proba(xv.reshape(-1, 784)), probs)
 
 

@@ -126,3 +126,31 @@ def test_the_lock_pins_every_declared_dependency_within_its_range():
             f"requirements.lock pins {name}=={pins[name]}, outside pyproject's {req.specifier}"
     installs = (ROOT / "requirements.txt").read_text().splitlines()
     assert "-c requirements.lock" in installs and "-e .[report,dev]" in installs
+
+
+def test_the_logistic_regression_chapter_never_imports_keras():
+    # The chapter that trains no network must start without TensorFlow: its imports, then a
+    # fit, a saved model read back and its evaluation, in a fresh interpreter.
+    import json
+    import subprocess
+
+    cells = json.loads((ROOT / "book" / "02_baseline.ipynb").read_text())["cells"]
+    imports = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"
+                        and "from fmnist import" in "".join(c["source"]))
+    script = imports + """
+import sys, tempfile, numpy as np
+from pathlib import Path
+rng = np.random.default_rng(0)
+x, y = rng.random((200, 784)), np.arange(200) % 10
+model, grid, _ = linear.select_logreg((x, y), (x, y), solvers=["lbfgs"], c_grid=[0.1],
+                                      max_iter=50, tol=1e-3, seed=0, require_convergence=False)
+root = Path(tempfile.mkdtemp())
+(root / "baseline").mkdir()
+model.save(root / "baseline" / "model.npz")
+results.load_model(root, "baseline")
+evaluate.evaluate_predictor(model.predict_proba, x, y)
+print(sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

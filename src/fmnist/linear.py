@@ -6,13 +6,45 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from fmnist.models import LogRegModel
+
+@dataclass
+class LogRegModel:
+    """Multinomial logistic regression as plain coefficients (saved without pickle)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    solver: str
+    C: float
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Softmax of the linear scores."""
+        scores = x @ self.coef.T + self.intercept
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.coef.size + self.intercept.size)
+
+    def save(self, path) -> None:
+        """Write the coefficients as .npz (no pickle)."""
+        np.savez(path, coef=self.coef, intercept=self.intercept, solver=np.array(self.solver),
+                 C=np.array(self.C))
+
+    @classmethod
+    def load(cls, path) -> LogRegModel:
+        with np.load(path, allow_pickle=False) as f:
+            return cls(f["coef"], f["intercept"], str(f["solver"]), float(f["C"]))
+
+
 
 
 def fit_logreg_once(x: np.ndarray, y: np.ndarray, solver: str, C: float, max_iter: int,

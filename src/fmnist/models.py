@@ -1,5 +1,5 @@
-"""Pure model builders: plain keyword arguments in, an uncompiled model out; the logistic
-regression as plain coefficients.
+"""Pure model builders: plain keyword arguments in, an uncompiled model out. (The logistic
+regression, which needs no Keras, is `fmnist.linear`'s.)
 
 Keras 3 only (`import keras`), so any Keras backend works; TensorFlow stays the default.
 """
@@ -7,10 +7,8 @@ Keras 3 only (`import keras`), so any Keras backend works; TensorFlow stays the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import keras
-import numpy as np
 
 from fmnist.params import BN_PLACEMENTS, HEADS
 
@@ -166,34 +164,3 @@ CNN_BUILD_KEYS: tuple[str, ...] = ("filters", "kernel_size", "dense_units", "dro
 def build_cnn_from(section) -> keras.Model:
     """`build_cnn` with the architecture keys of a CNN profile section (`CnnParams`)."""
     return build_cnn(**{k: getattr(section, k) for k in CNN_BUILD_KEYS})
-
-
-@dataclass
-class LogRegModel:
-    """Multinomial logistic regression as plain coefficients (saved without pickle)."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    solver: str
-    C: float
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Softmax of the linear scores."""
-        scores = x @ self.coef.T + self.intercept
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
-
-    @property
-    def n_params(self) -> int:
-        return int(self.coef.size + self.intercept.size)
-
-    def save(self, path) -> None:
-        """Write the coefficients as .npz (no pickle)."""
-        np.savez(path, coef=self.coef, intercept=self.intercept, solver=np.array(self.solver),
-                 C=np.array(self.C))
-
-    @classmethod
-    def load(cls, path) -> LogRegModel:
-        with np.load(path, allow_pickle=False) as f:
-            return cls(f["coef"], f["intercept"], str(f["solver"]), float(f["C"]))

@@ -172,7 +172,7 @@ def load_model(results: str | Path, chapter: str):
     Keras models load with `safe_mode=True` (no arbitrary code from lambdas); the logistic
     regression is plain coefficients (no pickle).
     """
-    from fmnist.models import LogRegModel
+    from fmnist.linear import LogRegModel
     from fmnist.paths import PathError
 
     results = Path(results).resolve()

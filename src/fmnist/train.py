@@ -164,12 +164,3 @@ def fit_keras(
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best.best_epoch,
                      val_accuracy=best.best, val_predictions=best.predictions)
-
-
-def time_inference(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[
-        np.ndarray, float]:
-    """Predict `x` once and return the predictions and the milliseconds per 1,000 images."""
-    start = time.perf_counter()
-    probs = predict(x)
-    seconds = time.perf_counter() - start
-    return probs, 1000.0 * seconds * 1000.0 / len(x)
