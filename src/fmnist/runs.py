@@ -125,7 +125,8 @@ def _model_entry(results: Path, slug: str, metrics: dict[str, Any], reran: bool,
     entry = {"accuracy": metrics["accuracy"], "accuracy_ci95": metrics["accuracy_ci95"],
              "val_accuracy": metrics.get("val_accuracy"),
              "train_seconds": float(metrics.get("train_seconds", 0.0))
-             + float(metrics.get("search_seconds") or 0.0), "reran": reran}
+             + float(metrics.get("search_seconds") or 0.0), "reran": reran,
+             "test_predictions_sha256": metrics.get("test_predictions_sha256")}
     test = _labels(results / slug / PREDICTIONS_FILE, "probs")
     if test is not None:
         labels[f"{slug}/test"], labels["y_test"] = test
