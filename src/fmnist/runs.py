@@ -311,7 +311,7 @@ def page_markdown(history: list[Run], damaged: list[str]) -> str:
     for i in range(len(history) - 1, -1, -1):
         run = history[i]
         r = run.record
-        head = (f"### Run {i + 1}: {r['date'][:16].replace('T', ' ')}\n\nProfile "
+        head = (f"## Run {i + 1}: {r['date'][:16].replace('T', ' ')}\n\nProfile "
                 f"`{r['profile']}`, parameters hash `{r['params_hash']}`; reran: "
                 f"{', '.join(MODELS[s] for s in r['reran'])}. {_changes_text(r, i == 0)}")
         parts.append(head)
