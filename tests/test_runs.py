@@ -140,3 +140,24 @@ def test_fmnist_runs_refuses_one_run_or_an_unknown_one(tmp_path, capsys):
     runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
     with pytest.raises(params.ParamsError, match="`9` is no run; the history holds: 1"):
         cli.show_runs(tmp_path, ["1", "9"])
+
+
+def test_the_runs_page_and_its_landing_link_come_from_the_history(tmp_path):
+    from fmnist import site
+
+    rerun(tmp_path, "cnn", 20, 12)
+    runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
+    body, link = site.runs_markdown(tmp_path, tmp_path)
+    assert link == "" and "## Run 1:" in body and "nothing to compare with" in body
+    rerun(tmp_path, "cnn", 10, 2)
+    runs.record_run(tmp_path, profile("cnn.epochs=5"), ["cnn"], keep=20)
+    body, link = site.runs_markdown(tmp_path, tmp_path)
+    assert "holds 2 runs" in link and "(runs.md)" in link
+    assert (tmp_path / "runs_validation.png").is_file()
+    assert ":alt: Validation accuracy across runs." in body
+    # Newest first, validation's columns before the test's.
+    assert body.index("## Run 2:") < body.index("## Run 1:")
+    assert "`cnn.epochs` 15 → 5" in body
+    header = next(line for line in body.splitlines() if line.startswith("| model |"))
+    assert header.index("p (validation)") < header.index("test, for the record")
+    assert "| CNN | 88.00 → 98.00 % | +10.00 |" in body

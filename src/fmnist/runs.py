@@ -243,7 +243,7 @@ def change_line(c: Change) -> str:
     if c.val_p is None:
         verdict = "not paired: no test"
     else:
-        verdict = (f"p = {c.val_p:.2g}: "
+        verdict = (f"p {'= ' * (c.val_p > 0)}{_p(c.val_p)}: "
                    + ("beyond noise" if c.beyond_noise else "within noise"))
     return (f"{c.model}: validation {_pct(c.val_before)} -> {_pct(c.val_after)} % "
             f"({diff:+.2f}, {verdict})")
@@ -282,7 +282,9 @@ def _changes_text(record: dict[str, Any], first: bool) -> str:
 
 
 def _p(p: float | None) -> str:
-    return "not paired" if p is None else f"{p:.2g}"
+    if p is None:
+        return "not paired"
+    return f"{p:.2g}" if p > 0 else "< 1e-300"  # below what a float holds
 
 
 def changes_table(changes: list[Change]) -> str:
@@ -361,6 +363,7 @@ def comparison_lines(a: Run, b: Run, history: list[Run]) -> list[str]:
     lines += [f"  {change_line(c)}" for c in changes]
     lines.append("test, for the record (choose on validation, never on the test set):")
     lines += [f"  {c.model}: test {_pct(c.test_before)} -> {_pct(c.test_after)} % "
-              f"({100 * (c.test_after - c.test_before):+.2f}, p = {_p(c.test_p)})"
+              f"({100 * (c.test_after - c.test_before):+.2f}, p {'= ' * bool(c.test_p)}"
+              f"{_p(c.test_p)})"
               for c in changes]
     return lines

@@ -127,7 +127,7 @@ def runs_markdown(results: Path, folder: Path) -> tuple[str, str]:
     fig = plots.plot_validation_history(runs.validation_series(history))
     plots.save(fig, folder, "runs_validation")
     plt.close(fig)
-    figure = ("```{figure} runs_validation.png\n:alt: " + plots.describe(fig) + "\n\n"
+    figure = ("```{figure} runs_validation.png\n:alt: " + fig.description + "\n\n"
               "Each model's validation accuracy in every run of the history, oldest to "
               "newest: what the choices are made on.\n```\n\n")
     link = (f"The run history holds {len(history)} runs: the [runs page](runs.md) compares "
