@@ -298,7 +298,8 @@ def changes_table(changes: list[Change]) -> str:
                    "beyond noise" if c.beyond_noise else "within noise")
         lines.append(f"| {MODELS[c.model]} | {_pct(c.val_before)} → {_pct(c.val_after)} % | "
                      f"{val} | {_p(c.val_p)} | {verdict} | "
-                     f"{_pct(c.test_before)} → {_pct(c.test_after)} % | {_p(c.test_p)} |")
+                     # Set in italics: the record, not a column to choose by.
+                     f"*{_pct(c.test_before)} → {_pct(c.test_after)} %* | *{_p(c.test_p)}* |")
     return "\n".join(lines)
 
 
