@@ -291,7 +291,7 @@ def validation_histories(comparison: Comparison) -> dict[str, dict[str, list[flo
     for name, m in comparison.available.items():
         if not m.get("history"):
             continue
-        if name == "Tuned CNN" and m.get("kept") == "default":
+        if name == MODEL_CHAPTERS["tuning"] and m.get("kept") == "default":
             name = "Tuned CNN (retrained choice, not kept)"
         out[name] = m["history"]
     return out

@@ -14,6 +14,7 @@ CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
+N_CLASSES = len(CLASS_NAMES)
 
 # SHA-256 of the *decompressed* files: Debian recompresses the .gz files, so their bytes differ.
 SHA256: dict[str, str] = {

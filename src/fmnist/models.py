@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import keras
 
+from fmnist.data import N_CLASSES
 from fmnist.params import BN_PLACEMENTS, HEADS
 
-N_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 BN_MOMENTUM = 0.9
 # One convolution output value costs about as much training time on a CPU as this many

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.data import N_CLASSES
+
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
 # What each chapter's readers need from its folder (the figures are the pages' own business).
@@ -24,7 +26,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "tuning": MODEL_FILES,  # a kept default has a model only when the CNN chapter saved one
     "comparison": (),
 }
-N_CLASSES = 10  # models.N_CLASSES; not imported, as models loads Keras
 METRIC_KEYS = ("accuracy", "accuracy_ci95", "macro", "per_class", "confusion_matrix",
                "train_seconds")
 

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from fmnist import data
+from fmnist.chapters import MODELS
 from fmnist.evaluate import evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
@@ -254,7 +255,7 @@ class Outcome:
     def record(self, params: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The keys the tuning chapter's `metrics.json` adds to the evaluation."""
         fit = self.fit
-        return {"model": "Tuned CNN", "params": params, "kept": self.kept,
+        return {"model": MODELS["tuning"], "params": params, "kept": self.kept,
                 "chosen_trial": self.chosen["trial"],
                 "changes": {k: [a, b] for k, (a, b) in self.changes.items()},
                 "val_accuracy": (self.retrained_val_accuracy if self.kept == "tuned"
