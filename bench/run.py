@@ -377,7 +377,7 @@ def tuned_rung_notes(report: dict) -> list[str]:
                      f"scores {_pct(parts['without']['accuracy'])} test and "
                      f"{_pct(parts['without']['val_accuracy'])} validation without it).")
     arch = _read(OUT / "architecture_search.json")
-    if arch:
+    if arch and report.get("profile") == "default":  # measured at the default search's budget
         val = 100 * (tuned["val_accuracy"] - tuned["default_val_accuracy"])
         sd = f" ± {arch['gain_sd']:.2f}" if arch.get("gain_sd") is not None else ""
         notes.append(f"On validation, a search of the original study's architecture space alone "
