@@ -18,8 +18,14 @@ from pathlib import Path
 CONFIG_FILE = "_config.yml"
 SETUP_TAG = "setup"
 _URL_LINE = re.compile(r"^(repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.M)
-_GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
-                     r"([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+# GitHub's own rules for names, in ASCII: an owner is letters, digits and inner hyphens; a
+# repository letters, digits, `.`, `-`, `_` (not `.` or `..`). Nothing else gets through: the
+# address is written into a shell command, a Python string, YAML and HTML attributes.
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+_NAME = r"(?!\.{1,2}(?:\.git)?/?\Z)[A-Za-z0-9._-]{1,100}?"
+_GITHUB = re.compile(r"(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                     rf"({_OWNER})/({_NAME})(?:\.git)?/?\Z", re.ASCII)
+PLAIN_ADDRESS = "https://github.com/<owner>/<name> (letters, digits, `.`, `-`, `_`)"
 
 SETUP_TEMPLATE = '''\
 # Setup. In a local checkout or Binder this does nothing. In a fresh runtime (Colab) it fetches
@@ -54,7 +60,7 @@ def setup_source(repository: str) -> str:
 
 def github_url(remote: str) -> str | None:
     """`https://github.com/<owner>/<name>` for a GitHub remote in any of git's forms, else None."""
-    found = _GITHUB.match(remote.strip())
+    found = _GITHUB.fullmatch(remote.strip())
     return f"https://github.com/{found.group(1)}/{found.group(2)}" if found else None
 
 
@@ -77,8 +83,18 @@ def config_repository(root: Path) -> str:
 
 
 def repository_url(root: Path) -> str:
-    """The project's address: the GitHub remote `origin`, else `_config.yml`'s."""
-    return git_repository(root) or config_repository(root)
+    """The project's address: the GitHub remote `origin`, else `_config.yml`'s, which must be a
+    plain GitHub address (`ParamsError` otherwise: it would reach the site's pages)."""
+    from fmnist.params import ParamsError
+
+    found = git_repository(root)
+    if found:
+        return found
+    configured = config_repository(root)
+    if github_url(configured) != configured:
+        raise ParamsError(f"{root / CONFIG_FILE}: `repository: url:` is {configured[:80]!r}, "
+                          f"not a plain {PLAIN_ADDRESS}. Set it with `fmnist repository URL`.")
+    return configured
 
 
 def write_config_repository(config: Path, repository: str) -> None:
@@ -118,8 +134,8 @@ def _chapters(root: Path) -> list[Path]:
 def _as_github(repository: str) -> str:
     url = github_url(repository)
     if url is None:
-        raise ValueError(f"`{repository}` is not a GitHub repository address; give it as "
-                         "https://github.com/<owner>/<name>")
+        raise ValueError(f"{repository[:80]!r} is not a plain GitHub repository address; give "
+                         f"it as {PLAIN_ADDRESS}")
     return url
 
 

@@ -312,7 +312,7 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
 
 
 def _describe(value: Any) -> str:
-    return f"{value!r} (a {type(value).__name__})"
+    return f"{_shorten(repr(value))} (a {type(value).__name__})"
 
 
 def _closest(key: str, options: list[str]) -> str:
@@ -426,14 +426,25 @@ def profile_from_mapping(raw: Any, where: str, name: str = "custom") -> Profile:
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse `section.key=value` (or `key=value` for shared keys); the value is YAML."""
+    if len(text) > MAX_SCALAR:
+        raise ParamsError(f"--set {_shorten(text)}: {len(text):,} characters; no key of a "
+                          f"profile takes more than {MAX_SCALAR:,}.")
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ParamsError(f"--set {text}: expected KEY=VALUE, e.g. --set cnn.epochs=20.")
     try:
+        _check_shape(value)
         parsed = yaml.safe_load(value) if value.strip() else None
+    except ParamsError as err:
+        raise ParamsError(f"--set {_shorten(text)}: {err}") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"--set {text}: the value is not valid YAML ({err}).") from None
+        raise ParamsError(f"--set {_shorten(text)}: the value is not valid YAML ({err}).") from None
     return key.strip().split("."), parsed
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    """`text` as an error message quotes it: its first `width` characters."""
+    return text if len(text) <= width else f"{text[:width]}... ({len(text):,} characters)"
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -451,6 +462,45 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         else:
             raise ParamsError(f"--set {text}: keys have at most two parts (section.key).")
     return out
+
+
+# Bounds on what a profile may be, checked on YAML's event stream before anything is built: a
+# profile is a few hundred bytes of flat sections, so these refuse only input made to exhaust
+# memory or time (an alias "bomb", nesting that exhausts the composer's recursion, a megabyte
+# number whose conversion is quadratic).
+MAX_PROFILE_BYTES = 256 * 1024
+MAX_DEPTH = 8  # a profile's deepest value is a list of lists (tuning.space.filters): depth 5
+MAX_SCALAR = 4096  # characters: a long folder path fits
+MAX_NUMBER = 20  # characters of a plain number: a seed up to 2**64 fits
+_NUMBER = re.compile(r"[-+]?[\d_.eE]+")
+
+
+def _check_shape(text: str) -> None:
+    """Refuse aliases and anchors, deep nesting and huge scalars, naming the line."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ParamsError(f"a YAML anchor or alias (`&name`, `*name`) on line {line}: a "
+                              "profile writes every value out; repeat it instead.")
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParamsError(f"nesting deeper than {MAX_DEPTH} levels on line {line}: no "
+                                  "key of a profile takes more than a list of lists.")
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent):
+            _check_scalar(event, line)
+
+
+def _check_scalar(event: yaml.ScalarEvent, line: int) -> None:
+    if len(event.value) > MAX_SCALAR:
+        raise ParamsError(f"a value of {len(event.value):,} characters on line {line}: no key "
+                          f"of a profile takes more than {MAX_SCALAR:,}.")
+    if event.style is None and len(event.value) > MAX_NUMBER and _NUMBER.fullmatch(event.value):
+        raise ParamsError(f"a number of {len(event.value):,} characters on line {line}: no key "
+                          f"of a profile takes one longer than {MAX_NUMBER}.")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -476,12 +526,17 @@ def read_yaml(path: Path) -> Any:
         raise ParamsError(f"{path}: params file not found. Profiles live in params/ "
                           "(default.yaml, quick.yaml, larger.yaml, original.yaml); copy one to "
                           "make your own.")
+    size = path.stat().st_size
+    if size > MAX_PROFILE_BYTES:
+        raise ParamsError(f"{path}: {size:,} bytes, more than a profile ever needs "
+                          f"({MAX_PROFILE_BYTES:,} at most); is it the right file?")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ParamsError(f"{path}: not UTF-8 text (byte {err.start} cannot be decoded). A "
                           "profile is a YAML text file: save it as UTF-8.") from None
     try:
+        _check_shape(text)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from None
@@ -489,9 +544,16 @@ def read_yaml(path: Path) -> Any:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
 
 
+PROFILE_NAME = re.compile(r"\w[\w .+-]*")
+
+
 def load_profile(path: str | Path, overrides: list[str] | None = None) -> Profile:
     """Load, override and validate a profile file."""
     path = Path(path)
+    if not PROFILE_NAME.fullmatch(path.stem):
+        # The name is shown on every chapter's page and in the run history.
+        raise ParamsError(f"{path}: a profile's file name may hold letters, digits, spaces and "
+                          "`.`, `+`, `-`, `_` only; rename it, e.g. `my-profile.yaml`.")
     raw = read_yaml(path)
     if raw is None:
         raw = {}
@@ -499,7 +561,8 @@ def load_profile(path: str | Path, overrides: list[str] | None = None) -> Profil
         if not isinstance(raw, Mapping):
             profile_from_mapping(raw, str(path))  # raises the "not a mapping" error
         raw = apply_overrides(dict(raw), overrides)
-    where = str(path) + (" with --set " + " ".join(overrides) if overrides else "")
+    where = str(path) + (" with --set " + " ".join(map(_shorten, overrides)) if overrides
+                         else "")
     return profile_from_mapping(raw, where, name=path.stem)
 
 

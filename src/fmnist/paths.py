@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 MARKERS = ("_toc.yml", "book")
@@ -24,8 +25,20 @@ def project_root(start: str | Path | None = None) -> Path:
                     "(the one with _toc.yml and book/).")
 
 
+# A results folder's name reaches notebook cells, pages and shell-quoted commands: plain names
+# only (letters of any script, digits, spaces, `.`, `+`, `-`, `_`).
+PLAIN_NAME = re.compile(r"[\w .+-]+")
+
+
 def results_path(root: Path, results_dir: str | Path, *parts: str) -> Path:
-    """`root/results_dir/parts...`, refusing anything that resolves outside the project."""
+    """`root/results_dir/parts...`, refusing a folder named with anything but plain characters
+    and anything that resolves outside the project."""
+    named = Path(results_dir).parts[1 if Path(results_dir).anchor else 0:]
+    odd = [p for p in named if not PLAIN_NAME.fullmatch(p)]
+    if odd:
+        raise PathError(f"results_dir {str(results_dir)[:80]!r} holds characters a folder "
+                        "name here may not (quotes, `$`, `;`, `<`, control characters ...): use "
+                        "letters, digits, spaces, `.`, `+`, `-` and `_`, e.g. `results`.")
     path = (root / results_dir).joinpath(*parts).resolve()
     if not path.is_relative_to(root.resolve()):
         raise PathError(f"results_dir `{results_dir}` resolves to {path}, outside the project "
