@@ -12,6 +12,7 @@ from pathlib import Path
 from fmnist import interrupt
 from fmnist.chapters import MODELS, downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
+from fmnist.environment import settle_home
 from fmnist.lock import LockBusy, project_lock
 from fmnist.params import CHAPTERS, ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
@@ -340,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if needs:
         print(f"fmnist: error: {needs}", file=sys.stderr)
         return 2
+    settle_home()  # before any library or kernel looks for its caches
     with interrupt.handling_ctrl_c():
         try:
             code = dispatch(args)

@@ -75,3 +75,37 @@ def accelerator() -> str:
     names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
              for g in gpus]
     return "GPU: " + ", ".join(names)
+
+
+# Where each library the runner and the chapters load keeps its caches and runtime files, by
+# default under HOME. A locked-down container or CI image may give a HOME that is read-only or
+# absent: the libraries then fall back to temporary folders of their own, each with a warning
+# (Matplotlib's lands on a chapter's page, IPython's on the terminal).
+CACHE_VARIABLES = ("MPLCONFIGDIR", "IPYTHONDIR", "KERAS_HOME", "JUPYTER_RUNTIME_DIR",
+                   "JUPYTER_DATA_DIR", "XDG_CACHE_HOME")
+
+
+def writable_home() -> bool:
+    """Whether HOME names a folder this process can write in."""
+    home = os.environ.get("HOME")
+    if not home:
+        return False
+    path = Path(home)
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def settle_home() -> Path | None:
+    """When HOME is not writable, point every library's cache (`CACHE_VARIABLES`, unless set
+    already) at one folder in the temporary directory; child processes (notebook kernels,
+    search workers) inherit it. Returns that folder, or None when HOME is fine."""
+    import tempfile
+
+    if writable_home():
+        return None
+    folder = Path(tempfile.gettempdir()) / f"fmnist-home-{os.getuid()}"
+    for name in CACHE_VARIABLES:
+        if not os.environ.get(name):
+            path = folder / name.lower()
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.environ[name] = str(path)
+    return folder

@@ -21,8 +21,9 @@ def project_root(start: str | Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if all((folder / m).exists() for m in MARKERS):
             return folder
-    raise PathError(f"No fmnist-report project at or above {here}: run from the project's folder "
-                    "(the one with _toc.yml and book/).")
+    raise PathError(f"no fmnist-report project at or above {here}: run the command in the "
+                    "project's folder (the one with _toc.yml and book/), or name it with --root, "
+                    "e.g. `fmnist --root ~/fmnist-report report`.")
 
 
 # A results folder's name reaches notebook cells, pages and shell-quoted commands: plain names
