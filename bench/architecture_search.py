@@ -13,6 +13,10 @@ The tuning chapter shows the result beside its own gain, so a reader sees how mu
 rung an architecture-only search explains and how much the designed space's recipe keys add.
 Needs the data chapter's split (`fmnist run data`).
 
+A pick that an earlier search of the same design on the same machine already retrained is not
+trained again (same configuration, same seed: the same model); its row says which seed's
+retrain it shares.
+
 Usage: python bench/architecture_search.py [--seeds 42 1 2]   appends to
        results/architecture_search.jsonl, renders results/architecture_search.md and writes
        the summary the tuning chapter reads (results/architecture_search.json)
@@ -74,8 +78,10 @@ def scored(fit, setup: tune.SearchSetup, config: params.CnnParams) -> dict:
             "train_seconds": round(fit.train_seconds, 1)}
 
 
-def search_and_retrain(p: params.Profile, seed: int) -> dict:
-    """One search of the original's space with search seed `seed`, and its pick retrained."""
+def search_and_retrain(p: params.Profile, seed: int, done: dict[str, dict]) -> dict:
+    """One search of the original's space with search seed `seed`, and its pick retrained,
+    unless `done` holds that pick's retrain already: the same configuration and seed train
+    the same model, so a pick two searches share is trained once."""
     space = dataclasses.replace(p.sections["tuning"], overwrite=True)
     cnn = p.sections["cnn"]
     scratch = ROOT / "bench" / "results" / ".architecture_scratch"  # the report's search stays
@@ -89,13 +95,19 @@ def search_and_retrain(p: params.Profile, seed: int) -> dict:
     rows = setup.rows()
     shutil.rmtree(scratch, ignore_errors=True)
     pick = choice.select_trial(rows, n_val=len(setup.val[1]), rule=space.selection)
-    config = tune.config_from_row(pick, setup)
-    fit = tune.retrain(setup, config, p.shared.seed)
+    values = {k: pick[k] for k in space.space}
+    earlier = done.get(json.dumps(values, sort_keys=True))
+    if earlier is None:
+        config = tune.config_from_row(pick, setup)
+        retrained = scored(tune.retrain(setup, config, p.shared.seed), setup, config)
+    else:
+        retrained = {**{k: v for k, v in earlier.items() if k != "seed"},
+                     "same_pick_as_seed": earlier["seed"]}
     return {"kind": "search", "seed": seed, "trials": len(rows),
-            "pick": {k: pick[k] for k in space.space}, "pick_search_score": pick["val_accuracy"],
+            "pick": values, "pick_search_score": pick["val_accuracy"],
             "best_search_score": max(r["val_accuracy"] for r in rows),
             "search_wall_seconds": round(wall, 1), "search_cpu_seconds": round(cpu, 1),
-            "retrained": scored(fit, setup, config)}
+            "retrained": retrained}
 
 
 def default_cnn(p: params.Profile) -> dict:
@@ -164,6 +176,8 @@ def table(rows: list[dict]) -> str:
     for s in searches:
         r = s["retrained"]
         pick = ", ".join(f"{k} {v}" for k, v in s["pick"].items())
+        if "same_pick_as_seed" in r:
+            pick += f" (seed {r['same_pick_as_seed']}'s pick: its retrain)"
         lines.append(f"| {s['seed']} | {pick} | {100 * s['pick_search_score']:.2f} % | "
                      f"{100 * r['val_accuracy']:.2f} % | "
                      f"{100 * (r['val_accuracy'] - b['val_accuracy']):+.2f} points | "
@@ -183,9 +197,17 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table:
         p = profile()
-        record(OUT, stamp(default_cnn(p), p))
+        base, searches = current(read_rows(OUT)) if OUT.is_file() else (None, [])
+        if base is None or base["machine"] != machine_description():
+            record(OUT, stamp(default_cnn(p), p))
+            searches = []
+        done = {json.dumps(s["pick"], sort_keys=True): {**s["retrained"], "seed": s["seed"]}
+                for s in searches}
         for seed in args.seeds:
-            record(OUT, stamp(search_and_retrain(p, seed), p))
+            row = stamp(search_and_retrain(p, seed, done), p)
+            record(OUT, row)
+            done.setdefault(json.dumps(row["pick"], sort_keys=True),
+                            {**row["retrained"], "seed": seed})
     print(render(OUT, table))
     result = summary(read_rows(OUT))
     if result is not None:
