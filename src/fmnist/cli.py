@@ -4,6 +4,7 @@ and `verify`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 from collections import Counter
@@ -356,8 +357,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted() -> int:
-    print(interrupt.MESSAGE, file=sys.stderr)
-    return 130
+    """Stop the command's kernels and workers, then say what is kept (a terminal that closed
+    takes the line with it)."""
+    interrupt.ignore_signals()  # a second signal would cut the clean-up short
+    interrupt.stop_children()
+    with contextlib.suppress(OSError):
+        print(interrupt.message(), file=sys.stderr)
+    return interrupt.exit_code()
 
 
 def _failed(err: Exception) -> int:

@@ -20,6 +20,8 @@ from typing import IO, Any
 
 from jupyter_client.manager import AsyncKernelManager
 
+from fmnist import interrupt
+
 _ABSL = r"[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "  # absl's prefix: level, date, time, thread, file
 NOISE = re.compile("|".join([
     r"WARNING: All log messages before absl::InitializeLog\(\) is called",
@@ -99,6 +101,7 @@ class QuietKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw["stderr"] = subprocess.PIPE
         await super()._async_launch_kernel(kernel_cmd, **kw)
+        interrupt.track(self.provisioner.process)  # stopped with the command, whatever stops it
         forward(self.provisioner.process.stderr)
 
 

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import time
 
+from fmnist import interrupt
+
 TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
 
 
@@ -27,7 +29,7 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     # Imported here: `console` needs jupyter_client, which only the `report` extra installs.
     from fmnist.console import forward
 
-    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    proc = interrupt.track(subprocess.Popen(command, env=env, stderr=subprocess.PIPE))
     forward(proc.stderr)
     return proc
 

@@ -1,4 +1,11 @@
-"""Ctrl-C in the `fmnist` command: stop at once, with one line and exit code 130.
+"""Ctrl-C, SIGTERM and SIGHUP in the `fmnist` command: stop at once, with one line and the
+conventional exit code (130, 143, 129), and take the command's notebook kernels and search
+workers down with it.
+
+SIGTERM is what `timeout`, CI runners, `systemd` and `docker stop` send; SIGHUP what a closing
+terminal sends. Both take Ctrl-C's path. Jupyter starts each kernel in a session of its own, so
+no signal sent to the command reaches its kernel: `stop_children` ends every child process the
+command registered (`track`), so none is left running, and busy, after it.
 
 Python raises a signal handler's exception wherever the main thread happens to be. Two places
 do not let it through: Python code that C++ called back (TensorFlow's error classes, through
@@ -11,8 +18,11 @@ report is left out.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -21,23 +31,82 @@ from contextlib import contextmanager
 MESSAGE = ("fmnist: interrupted; finished chapters and trials are kept, the interrupted one is "
            "marked to rerun: run the same command again to continue.")
 
+STOPPED = ("fmnist: stopped by {name}; finished chapters and trials are kept, the interrupted "
+           "one is marked to rerun: run the same command again to continue.")
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+CHILD_GRACE = 5.0  # seconds a child has to stop on SIGTERM before it is killed
+
 # A plain flag, not a threading.Event: the handler runs between two bytecodes of the main
 # thread, possibly inside the Event's own lock, which is not re-entrant.
 _pressed = False
+_signal = signal.SIGINT  # the last signal that stopped the command
+_children: list[subprocess.Popen] = []
 
 
 def pressed() -> bool:
-    """True once Ctrl-C has been pressed while `handling_ctrl_c` was active."""
+    """True once Ctrl-C has been pressed (or SIGTERM or SIGHUP received) while
+    `handling_ctrl_c` was active."""
     return _pressed
 
 
+def exit_code() -> int:
+    """The shell's code for a command stopped by the signal received: 128 + its number."""
+    return 128 + int(_signal)
+
+
+def message() -> str:
+    """The one line said when the command stops on a signal."""
+    if _signal == signal.SIGINT:
+        return MESSAGE
+    return STOPPED.format(name=signal.Signals(_signal).name)
+
+
 def on_interrupt(signum, frame) -> None:
-    """The SIGINT handler: silence the interrupted kernels' dying words, then stop as Python
-    would."""
-    global _pressed
+    """The handler of SIGINT, SIGTERM and SIGHUP: silence the interrupted kernels' dying words,
+    then stop as Python does on Ctrl-C."""
+    global _pressed, _signal
     _pressed = True
+    _signal = signum
     _silence_console(True)
     raise KeyboardInterrupt
+
+
+def ignore_signals() -> None:
+    """Ignore further stop signals while the command stops (`handling_ctrl_c` restores them)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def track(proc: subprocess.Popen) -> subprocess.Popen:
+    """Register a child process (a notebook kernel, a search's chief or worker) to be stopped
+    with the command."""
+    _children[:] = [p for p in _children if p.poll() is None]
+    _children.append(proc)
+    return proc
+
+
+def stop_children(grace: float = CHILD_GRACE) -> None:
+    """Stop every registered child still running: SIGTERM to it (to its whole process group
+    when it leads one, as a kernel does), then SIGKILL after `grace` seconds."""
+    live = [p for p in _children if p.poll() is None]
+    for proc in live:
+        _send(proc, signal.SIGTERM)
+    for proc in live:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _send(proc, signal.SIGKILL)
+            proc.wait()
+    _children.clear()
+
+
+def _send(proc: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(proc.pid) == proc.pid:  # a kernel: its own session, children included
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
 
 
 def stop_if_interrupted() -> None:
@@ -49,22 +118,22 @@ def stop_if_interrupted() -> None:
 
 @contextmanager
 def handling_ctrl_c() -> Iterator[None]:
-    """Within this block, Ctrl-C is handled by `on_interrupt` (only the main thread receives
-    signals: elsewhere nothing is installed and `pressed` stays False); the handler and
-    Python's report of ignored exceptions are restored after it."""
-    global _pressed
-    _pressed = False
+    """Within this block, Ctrl-C, SIGTERM and SIGHUP are handled by `on_interrupt` (only the
+    main thread receives signals: elsewhere nothing is installed and `pressed` stays False);
+    the handlers and Python's report of ignored exceptions are restored after it."""
+    global _pressed, _signal
+    _pressed, _signal = False, signal.SIGINT
     _silence_console(False)
     in_main = threading.current_thread() is threading.main_thread()
-    handler = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
+    handlers = {s: signal.signal(s, on_interrupt) for s in SIGNALS} if in_main else {}
     hook = sys.unraisablehook
     sys.unraisablehook = functools.partial(_quiet_unraisable, hook)
     try:
         yield
     finally:
         sys.unraisablehook = hook
-        if in_main:
-            signal.signal(signal.SIGINT, handler)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def _quiet_unraisable(report: Callable, unraisable) -> None:
