@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
+from keras_tuner.src.distribute import utils as dist_utils
 
 from fmnist import interrupt
 from fmnist.distributed import TUNER_ID_VAR
@@ -26,6 +27,11 @@ from fmnist.search import HYPERBAND_FACTOR, hyperband_iterations, project_name
 
 SECONDS_FILE = "seconds.json"
 VALUES_FILE = "values.json"  # a trial's hyperparameter values, written when it starts
+ORACLE_FILE = "oracle.json"
+# The oracle's state as `Oracle.set_state` reads it (KerasTuner 1.4), with each entry's type.
+ORACLE_KEYS = {"ongoing_trials": dict, "hyperparameters": dict, "start_order": list,
+               "end_order": list, "retry_queue": list, "run_times": dict}
+FINISHED = ("COMPLETED", "FAILED")
 
 
 def _as_keras_tuner_hypermodel(hypermodel):
@@ -86,7 +92,7 @@ def timed(base: type) -> type:
     class Timed(base):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            saved = Path(self.project_dir) / "oracle.json"
+            saved = Path(self.project_dir) / ORACLE_FILE
             if (not kwargs.get("overwrite") and not self._is_worker() and not self.oracle.trials
                     and saved.is_file()):
                 self.oracle.reload()
@@ -137,32 +143,81 @@ def _forget(state: dict[str, Any], trial_id: str) -> None:
     state["ongoing_trials"] = {k: t for k, t in state["ongoing_trials"].items() if t != trial_id}
 
 
-def repair_search(folder: Path) -> list[str]:
-    """Make a search's folder safe to resume: every trial KerasTuner will reload is readable.
+def _afresh(folder: Path, problem: str) -> DamagedResults:
+    return DamagedResults(f"{folder / ORACLE_FILE} {problem}: the search cannot resume. Start it "
+                          "afresh with `--set tuning.overwrite=true` (the same seed draws the "
+                          "same trials again), or move the folder aside to keep its trials.")
 
-    A damaged or missing `trial.json` (a disk that filled, a copy interrupted) is rebuilt from
-    the trial's saved values and queued to run again; where its values are lost too, the trial
-    keeps its place (KerasTuner numbers trials by count) with values drawn afresh, seeded by
-    the search's seed and the trial's number. The rest of the search is kept. Returns one line
-    per repaired trial; raises `DamagedResults` when the oracle's own state is unreadable
-    (nothing to resume from).
-    """
-    oracle_file = folder / "oracle.json"
-    trials = sorted(p for p in folder.glob("trial_*") if p.is_dir())
-    damaged = [t for t in trials if not _readable_trial(t / "trial.json")]
-    if not damaged:
-        return []
-    if not oracle_file.exists():  # stopped before the oracle's first save: nothing started
-        for trial_dir in damaged:
-            shutil.rmtree(trial_dir)
-        return []
+
+def _read_oracle(folder: Path) -> dict[str, Any]:
+    """The saved oracle state, checked to be what KerasTuner reloads; `DamagedResults` if not."""
     try:
-        state = json.loads(oracle_file.read_text())
+        state = json.loads((folder / ORACLE_FILE).read_text())
     except (OSError, ValueError):
-        raise DamagedResults(f"{oracle_file} is missing or not readable JSON: the search "
-                             "cannot resume. Start it afresh with `--set tuning.overwrite=true`."
-                             ) from None
+        raise _afresh(folder, "is not readable JSON") from None
+    wrong = [k for k, kind in ORACLE_KEYS.items()
+             if not isinstance(state, dict) or not isinstance(state.get(k), kind)]
+    if wrong:
+        raise _afresh(folder, f"lacks the oracle's {', '.join(wrong)}")
+    return state
+
+
+def _reset_tuner_files(folder: Path, keep: bool) -> list[str]:
+    """A tuner's own file (`tuner0.json`, `chief.json`) holds no search state, but KerasTuner
+    reloads the search only when it reads: a damaged one is rewritten empty (`keep`), or every
+    one removed where there is no oracle to reload."""
     notes = []
+    for path in sorted(folder.glob("*.json")):
+        if path.name == ORACLE_FILE:
+            continue
+        if not keep:
+            path.unlink()
+            continue
+        try:
+            readable = isinstance(json.loads(path.read_text()), dict)
+        except (OSError, ValueError):
+            readable = False
+        if not readable:
+            atomic_write_text(path, "{}")
+            notes.append(f"{path.name}: damaged; rewritten (it holds no search state), the "
+                         f"search resumes from {ORACLE_FILE}")
+    return notes
+
+
+def _without_oracle(folder: Path, trials: list[Path]) -> None:
+    """No saved oracle: trials that never finished are removed (the run stopped before the
+    oracle's first save, and the search starts as new); finished ones cannot be resumed."""
+    finished = [t for t in trials if _readable_trial(t / "trial.json")
+                and json.loads((t / "trial.json").read_text())["status"] in FINISHED]
+    if finished:
+        raise _afresh(folder, f"is missing while {len(finished)} finished trial(s) remain")
+    for trial_dir in trials:
+        shutil.rmtree(trial_dir)
+
+
+def repair_search(folder: Path) -> list[str]:
+    """Make a search's folder safe to resume: every file KerasTuner will reload is readable.
+
+    A damaged or missing `trial.json` (a disk that filled, a copy interrupted), or a trial's
+    whole folder lost, is rebuilt from the trial's saved values and queued to run again; where
+    its values are lost too, the trial keeps its place (KerasTuner numbers trials by count) with
+    values drawn afresh, seeded by the search's seed and the trial's number. A damaged tuner
+    file is rewritten. The rest of the search is kept. Returns one line per repair; raises
+    `DamagedResults`, saying how to start afresh, when the oracle's own state is unreadable or
+    missing beside finished trials (nothing to resume from).
+    """
+    trials = sorted(p for p in folder.glob("trial_*") if p.is_dir())
+    if not (folder / ORACLE_FILE).exists():
+        _reset_tuner_files(folder, keep=False)
+        _without_oracle(folder, trials)
+        return []
+    state = _read_oracle(folder)
+    notes = _reset_tuner_files(folder, keep=True)
+    lost = [folder / f"trial_{t}" for t in state["start_order"]
+            if not (folder / f"trial_{t}").is_dir()]
+    damaged = [t for t in trials if not _readable_trial(t / "trial.json")] + lost
+    if not damaged:
+        return notes
     for trial_dir in damaged:
         trial_id = trial_dir.name.removeprefix("trial_")
         if trial_id not in state["start_order"]:
@@ -170,35 +225,44 @@ def repair_search(folder: Path) -> list[str]:
             # nothing of it ran, and the resumed search creates it anew.
             shutil.rmtree(trial_dir)
             continue
-        try:
-            values = json.loads((trial_dir / VALUES_FILE).read_text())
-        except (OSError, ValueError):
-            values = None
-        (trial_dir / SECONDS_FILE).unlink(missing_ok=True)
-        hp = kt.HyperParameters.from_config(state["hyperparameters"])
-        if values is None:
-            draw = int(state.get("seed") or 0) + int(trial_id)
-            values = {h.name: h.random_sample(draw + i) for i, h in enumerate(hp.space)}
-            notes.append(f"trial {trial_id}: damaged, its values lost: it runs again with "
-                         "values drawn afresh")
-        else:
-            notes.append(f"trial {trial_id}: damaged trial.json rebuilt from its values; it "
-                         "runs again")
-        hp.values = values
-        kt.engine.trial.Trial(hp, trial_id=trial_id, status="IDLE").save(
-            str(trial_dir / "trial.json"))
-        _forget(state, trial_id)
-        if trial_id not in state["retry_queue"]:
-            state["retry_queue"].append(trial_id)
-    atomic_write_text(oracle_file, json.dumps(state))
+        notes.append(_rebuild_trial(trial_dir, trial_id, state))
+    atomic_write_text(folder / ORACLE_FILE, json.dumps(state))
     return notes
+
+
+def _rebuild_trial(trial_dir: Path, trial_id: str, state: dict[str, Any]) -> str:
+    """Write a damaged trial's file again from its saved values (or a seeded fresh draw), and
+    queue it to run again in `state`; return the line that says so."""
+    try:
+        values = json.loads((trial_dir / VALUES_FILE).read_text())
+    except (OSError, ValueError):
+        values = None
+    trial_dir.mkdir(exist_ok=True)
+    (trial_dir / SECONDS_FILE).unlink(missing_ok=True)
+    hp = kt.HyperParameters.from_config(state["hyperparameters"])
+    if values is None:
+        draw = int(state.get("seed") or 0) + int(trial_id)
+        values = {h.name: h.random_sample(draw + i) for i, h in enumerate(hp.space)}
+        note = (f"trial {trial_id}: damaged, its values lost: it runs again with values drawn "
+                "afresh")
+    else:
+        note = f"trial {trial_id}: damaged trial.json rebuilt from its values; it runs again"
+    hp.values = values
+    kt.engine.trial.Trial(hp, trial_id=trial_id, status="IDLE").save(
+        str(trial_dir / "trial.json"))
+    _forget(state, trial_id)
+    if trial_id not in state["retry_queue"]:
+        state["retry_queue"].append(trial_id)
+    return note
 
 
 def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
                overwrite: bool | None = None, data_key: str = ""):
     """The tuner named by `space.algorithm`, stateful in `directory` (resumable); a damaged
     trial in it is reported and rerun (`repair_search`)."""
-    if not (space.overwrite if overwrite is None else overwrite):
+    # The chief repairs; a worker (which reads nothing of the folder) must not race it.
+    worker = dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()
+    if not (space.overwrite if overwrite is None else overwrite) and not worker:
         for note in repair_search(Path(directory) / project_name(space, seed, data_key)):
             print(note, flush=True)
 
