@@ -208,9 +208,11 @@ def architecture_search_note(tuned: dict[str, Any] | None, record_file: Path) ->
         averaging = (100 * (parts["with"]["val_accuracy"] - parts["without"]["val_accuracy"])
                      if parts else 0.0)
         flip = f", of which {averaging:+.2f} come from flip averaging" if parts else ""
+        rest = "the rest of the difference" if parts else "the difference"
         text += (f" This report's search in the designed space gains {gain:+.2f} points on "
-                 f"validation{flip}: the difference from the architecture-only search is what "
-                 f"the designed space's recipe keys add.")
+                 f"validation{flip}: {rest} from the architecture-only search is what the "
+                 f"designed space adds over the original's kind of search (its recipe keys and "
+                 f"its own architecture candidates).")
     return text
 
 
