@@ -2,6 +2,10 @@
 
 Executed notebooks live in `results/notebooks/` (never in `book/`, so `git status` stays clean);
 `fmnist.site` renders them. What a chapter depends on is read from `chapters.PIPELINE`.
+
+Longer than most modules: besides running chapters, it tells each way a chapter can fail (a
+cell that raised, a kernel that died, a notebook an edit left unreadable, results it did not
+write) from a chapter that ran, so that none of them is taken for fresh results.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
 from fmnist.environment import machine_description, package_versions, versions
 from fmnist.params import Profile
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE, STAMP_FILE
-from fmnist.results import METRICS_FILE, DamagedResults, atomic_write_text, damage, load_metrics
+from fmnist.results import (
+    METRICS_FILE,
+    REQUIRED,
+    DamagedResults,
+    atomic_write_text,
+    damage,
+    load_metrics,
+)
 
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 
@@ -177,19 +188,80 @@ def finish_notebook(path: Path, seconds: float, profile: Profile) -> None:
     nbformat.write(nb, path)
 
 
+def _read_chapter(path: Path, slug: str) -> None:
+    """Refuse a chapter whose notebook an edit left unreadable, before a kernel starts."""
+    import nbformat
+
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as err:  # nbformat's errors for a broken file have no common base
+        raise ChapterFailed(
+            f"chapter `{slug}`: book/{path.name} is not a readable notebook "
+            f"({type(err).__name__}: {str(err)[:200]}). Undo the edit (`git checkout "
+            f"book/{path.name}`) or repair it in Jupyter.") from None
+
+
+def _last_started_cell(out: Path) -> str:
+    """The last cell papermill started in a kept notebook (where a dead kernel stopped), in
+    words."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(out, as_version=4).cells
+    except Exception:  # the notebook is kept as papermill left it; its cell is a detail
+        return "a cell"
+    started = [i for i, c in enumerate(cells)
+               if c.metadata.get("papermill", {}).get("start_time")]
+    return f"cell {started[-1]}" if started else "a cell"
+
+
+def _signatures(folder: Path, names: Iterable[str]) -> dict[str, tuple[int, int, int] | None]:
+    """Each file's inode, time and size (None if absent): an atomic write changes the inode,
+    whatever the file system's clock resolution."""
+    out = {}
+    for name in names:
+        try:
+            st = (folder / name).stat()
+            out[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            out[name] = None
+    return out
+
+
+def _check_written(results: Path, ch: Chapter, before: dict, out: Path) -> None:
+    """A chapter that ran to its end must have written every file its readers need in this
+    run, soundly: a cell removed by an edit would leave the previous run's files in place."""
+    folder = results / ch.slug
+    after = _signatures(folder, before)
+    unwritten = [f"{folder / name}" for name, sig in after.items()
+                 if sig is None or sig == before[name]]
+    problem = (f"ran to its end without writing {', '.join(unwritten)} (was a cell that "
+               "writes it removed?)" if unwritten else None)
+    damaged = damage(results, ch.slug)
+    if problem or damaged:
+        raise ChapterFailed(
+            f"chapter `{ch.slug}` {problem or f'wrote damaged results ({damaged})'}; its "
+            f"previous results are not used and the chapters after it did not run.\nThe "
+            f"executed notebook is kept for inspection: {out}")
+
+
 def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) -> float:
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     from fmnist.console import Echo, QuietKernelManager
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
+    source = root / "book" / ch.notebook
     out = results / NOTEBOOKS_DIR / ch.notebook
     out.parent.mkdir(parents=True, exist_ok=True)
     (results / ch.slug / STAMP_FILE).unlink(missing_ok=True)
+    _read_chapter(source, ch.slug)
+    before = _signatures(results / ch.slug, REQUIRED.get(ch.slug, ()))
     start = time.perf_counter()
     try:
-        pm.execute_notebook(str(root / "book" / ch.notebook), str(out),
+        pm.execute_notebook(str(source), str(out),
                             parameters=profile.chapter(ch.slug), cwd=str(root / "book"),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             stdout_file=Echo(), kernel_manager_class=QuietKernelManager)
@@ -198,6 +270,13 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
             f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
             f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook is kept "
             f"for inspection: {out}") from None
+    except DeadKernelError:
+        interrupt.stop_if_interrupted()  # a kernel stopped with the command is no failure
+        raise ChapterFailed(
+            f"chapter `{ch.slug}` failed in {_last_started_cell(out)}: its kernel died (out of "
+            f"memory, or a call that ends the process)\nThe executed notebook is kept for "
+            f"inspection: {out}") from None
+    _check_written(results, ch, before, out)
     seconds = time.perf_counter() - start
     finish_notebook(out, seconds, profile)
     stamp = {"stamp": chapter_stamp(root, profile, ch, results), "seconds": seconds}
