@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib.util
+import os
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -377,7 +380,26 @@ def _failed(err: Exception) -> int:
     if isinstance(err, (ChapterFailed, SiteFailed)):
         print(f"fmnist: {err}", file=sys.stderr)
         return 1
+    full = _full_disk(err)
+    if full is not None:
+        where = f" while writing {full}" if full else ""
+        print(f"fmnist: no space left on device{where}: the last complete results and site are "
+              "kept as they were; free some space and run the same command again.",
+              file=sys.stderr)
+        return 1
     raise err
+
+
+def _full_disk(err: Exception) -> str | None:
+    """The file being written when the disk filled ("" if unknown), or None for another error;
+    a folder copy (`shutil.Error`) reports each file it could not copy."""
+    if isinstance(err, shutil.Error):
+        for _, target, why in (e for e in err.args[0] if len(e) == 3):
+            if os.strerror(errno.ENOSPC) in str(why) or os.strerror(errno.EDQUOT) in str(why):
+                return str(target)
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(err.filename or "")
+    return None
 
 
 if __name__ == "__main__":
