@@ -95,3 +95,34 @@ def test_a_lost_trial_folder_runs_again_the_rest_kept(tmp_path, capsys):
     assert len(resumed) == 3 and resumed[0] == done[0] and resumed[2] == done[2]
     assert all(p.stat().st_mtime_ns == m for p, m in kept.items()), "the rest was kept"
     assert (project / "trial_1" / fmnist_tuner.SECONDS_FILE).is_file(), "it ran again"
+
+
+class Stopped(Exception):
+    """A stop (a signal, a full disk) in the middle of a write."""
+
+
+def test_a_stop_while_the_oracle_is_written_leaves_the_previous_one_whole(tmp_path,
+                                                                          monkeypatch):
+    # KerasTuner rewrites oracle.json after every trial; a stop that lands mid-write must leave
+    # the previous state readable, and the search resumes as if uninterrupted.
+    from keras_tuner.src import utils as kt_utils
+
+    save_json, saves = kt_utils.save_json, []
+
+    def half_then_stop(path, obj):
+        if "oracle" in str(path).rsplit("/", 1)[-1]:
+            saves.append(path)
+            if len(saves) == 4:
+                text = json.dumps(obj)
+                with open(path, "w") as f:
+                    f.write(text[: len(text) // 2])
+                raise Stopped
+        return save_json(path, obj)
+
+    monkeypatch.setattr(kt_utils, "save_json", half_then_stop)
+    with pytest.raises(Stopped):
+        run(tmp_path / "stopped", TRIALS)
+    monkeypatch.setattr(kt_utils, "save_json", save_json)
+    project = next((tmp_path / "stopped").glob(f"{search.PROJECT}-*"))
+    assert isinstance(json.loads((project / "oracle.json").read_text()), dict)
+    assert configs(run(tmp_path / "stopped", TRIALS)) == configs(run(tmp_path / "whole", TRIALS))

@@ -3,6 +3,7 @@ closing terminal) stop the command as Ctrl-C does, with its kernels and search w
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import nbformat
 import psutil
 import pytest
-from conftest import copy_project
+from conftest import copy_of, copy_project, fmnist
 
 from fmnist import cli, interrupt
 
@@ -134,3 +135,26 @@ def test_a_signal_to_the_command_alone_stops_its_notebook_kernel(tmp_path, signu
     assert not (root / "results" / "data" / "stamp.json").exists(), "the chapter is stale"
     assert "baseline" not in out, "no later chapter ran"
     assert (root / "_build" / "html" / "index.html").read_text() == "previous site"
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_search_trains_stops_it_and_the_same_command_resumes(quick_project,
+                                                                            tmp_path):
+    project = copy_of(quick_project, tmp_path)
+    search = ["tune", "--no-report", "--params", "params/quick.yaml", "--set",
+              "tuning.max_trials=4", "--set", "tuning.search_subset=2000"]
+    proc = subprocess.Popen([sys.executable, "-m", "fmnist", *search], cwd=project, text=True,
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if re.search(r"^\s*trial \d+: ", line):  # one trial done, the next one training
+            break
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-2000:]
+    assert time.monotonic() - start < 15, "stopped within seconds"
+    assert err.strip().splitlines() == [stopped_line(signal.SIGTERM)]
+    done = fmnist(*search, cwd=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "search finished: 4 trials" in done.stdout

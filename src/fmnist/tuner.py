@@ -22,7 +22,7 @@ from keras_tuner.src.distribute import utils as dist_utils
 from fmnist import interrupt
 from fmnist.distributed import TUNER_ID_VAR
 from fmnist.params import TuningParams
-from fmnist.results import DamagedResults, atomic_write_text
+from fmnist.results import DamagedResults, atomic_write, atomic_write_text
 from fmnist.search import HYPERBAND_FACTOR, hyperband_iterations, project_name
 
 SECONDS_FILE = "seconds.json"
@@ -72,6 +72,27 @@ def settle_reloaded_oracle(oracle) -> None:
         shutil.rmtree(Path(oracle._project_dir) / f"trial_{trial_id}", ignore_errors=True)
 
 
+def save_oracle_atomically(oracle) -> None:
+    """Make the oracle write `oracle.json` aside and rename it (`results.atomic_write`).
+
+    KerasTuner rewrites it in place after every trial: a stop that lands mid-write (a signal,
+    a full disk) left it truncated, and the search could not resume.
+    """
+    def save() -> None:
+        final = Path(oracle._get_oracle_fname())
+
+        def write(tmp: Path) -> None:
+            oracle._get_oracle_fname = lambda: str(tmp)
+            try:
+                type(oracle).save(oracle)  # looked up at each call, as KerasTuner's own
+            finally:
+                del oracle._get_oracle_fname
+
+        atomic_write(final, write)
+
+    oracle.save = save
+
+
 def trial_line(trial, seconds: float) -> str:
     """One short line for a finished trial: its values, validation accuracy and seconds."""
     values = ", ".join(f"{k}={v}" for k, v in trial.hyperparameters.values.items()
@@ -98,6 +119,7 @@ def timed(base: type) -> type:
                 self.oracle.reload()
             if not self._is_worker():
                 settle_reloaded_oracle(self.oracle)
+                save_oracle_atomically(self.oracle)
 
         def run_trial(self, trial, *args, **kwargs):
             # Kept apart from KerasTuner's trial.json, so a damaged one can be rebuilt and rerun.
@@ -168,7 +190,7 @@ def _reset_tuner_files(folder: Path, keep: bool) -> list[str]:
     one removed where there is no oracle to reload."""
     notes = []
     for path in sorted(folder.glob("*.json")):
-        if path.name == ORACLE_FILE:
+        if path.name == ORACLE_FILE or path.name.startswith("."):  # or a write's aside copy
             continue
         if not keep:
             path.unlink()
