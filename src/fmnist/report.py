@@ -248,7 +248,6 @@ def _check_written(results: Path, ch: Chapter, before: dict, out: Path) -> None:
 def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) -> float:
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
-    from nbclient.exceptions import DeadKernelError
 
     from fmnist.console import Echo, QuietKernelManager
 
@@ -270,7 +269,10 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
             f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
             f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook is kept "
             f"for inspection: {out}") from None
-    except DeadKernelError:
+    except Exception as err:
+        # nbclient's error, raised through papermill (nbclient is papermill's, not ours)
+        if type(err).__name__ != "DeadKernelError":
+            raise
         interrupt.stop_if_interrupted()  # a kernel stopped with the command is no failure
         raise ChapterFailed(
             f"chapter `{ch.slug}` failed in {_last_started_cell(out)}: its kernel died (out of "
