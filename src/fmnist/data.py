@@ -199,7 +199,7 @@ def channels(x: np.ndarray) -> np.ndarray:
 
 def save_split(folder: Path, train: np.ndarray, val: np.ndarray, source: str) -> Path:
     """Write the split indices and the data source the data chapter used."""
-    from fmnist.results import atomic_write
+    from fmnist.files import atomic_write
 
     path = folder / SPLIT_FILE
     atomic_write(path, lambda tmp: np.savez(tmp, train=train, val=val, source=np.array(source)))

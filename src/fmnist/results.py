@@ -4,7 +4,6 @@ atomically and read back safely."""
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fmnist.data import N_CLASSES
+from fmnist.files import atomic_write, atomic_write_text  # also re-exported from here
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
@@ -95,39 +95,6 @@ def _damaged(path: Path, reason: str) -> DamagedResults:
     chapter = path.parent.name
     return DamagedResults(f"{path} is {reason}: its chapter's results cannot be trusted. Run "
                           f"`fmnist run {chapter}` (or `fmnist report`) to make them again.")
-
-
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call `write` on a temporary file beside `path`, then rename it to `path`: a reader
-    never sees half a file, and a run killed while writing leaves the old one.
-
-    The data reaches the disk (fsync) before the rename, and the rename before returning: after
-    a power loss `path` holds the old content or the new, never a renamed empty file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        _fsync(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's (or a folder's entries') data to disk, whoever wrote it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text to `path` atomically."""
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_evaluation(folder: str | Path, ev) -> Path:
