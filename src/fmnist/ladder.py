@@ -188,10 +188,11 @@ def space_origin(space: dict[str, list[Any]], n_val: int, exploration: Path) -> 
 
 def architecture_search_note(tuned: dict[str, Any] | None, record_file: Path) -> str:
     """An architecture-only search (the original's space) beside this report's own gain, both
-    on validation; empty where the benchmark has not run."""
+    on validation; where the benchmark has not run, a sentence that says so."""
     s = _read(record_file)
     if not s:
-        return ""
+        return ("What an architecture-only search buys has not been measured for this copy of "
+                "the project (`python bench/architecture_search.py`).")
     sd = f" ± {s['gain_sd']:.2f}" if s.get("gain_sd") is not None else ""
     each = ", ".join(f"{g:+.2f}" for g in s["gains"])
     text = (f"**What an architecture-only search buys.** The original study's search space "
@@ -226,7 +227,8 @@ def seed_spread_note(record_file: Path) -> str:
     """The gain over fresh training seeds, leading; the report's own (gated) run apart."""
     s = seed_spread(record_file)
     if not s or "fresh" not in s:
-        return ""
+        return ("The gain over fresh training seeds has not been measured for this copy of the "
+                "project (`python bench/seeds.py`).")
     f, own = s["fresh"], s.get("report_run")
     low, high = f["gain_ci95"]
     text = (f"Over {f['n_seeds']} fresh training seeds ({', '.join(map(str, f['seeds']))}; the "
@@ -248,8 +250,10 @@ def landing_note(study: Study, root: Path) -> str:
     if not tuned or not cnn or "tuning" not in study.compared_slugs:
         return ""
     test = pair(study, "cnn", "tuning")
-    text = ["**The tuned rung, by its parts.**", seed_spread_note(root / SEEDS_FILE),
+    seeds = seed_spread_note(root / SEEDS_FILE) if seed_spread(root / SEEDS_FILE) else ""
+    text = ["**The tuned rung, by its parts.**", seeds,
             f"In this run the tuned CNN scores {100 * test.gain:+.2f} points over the CNN on "
             f"test, {verdict(test)}.", tuned_rung_sentence(tuned, cnn),
-            architecture_search_note(tuned, root / ARCHITECTURE_FILE)]
+            architecture_search_note(tuned, root / ARCHITECTURE_FILE)
+            if (root / ARCHITECTURE_FILE).is_file() else ""]
     return " ".join(t for t in text if t) + "\n"
