@@ -200,7 +200,8 @@ def architecture_search_note(tuned: dict[str, Any] | None, record_file: Path) ->
             f"this study's protocol at the same budget ({s['max_trials']} trials of "
             f"{s['trial_epochs']} epochs on {s['search_subset']:,} images) with "
             f"{len(s['seeds'])} search seeds, each pick retrained as the tuning chapter "
-            f"retrains its choice, gains {s['gain_mean']:+.2f}{sd} points on validation over the default CNN "
+            f"retrains its choice, gains {s['gain_mean']:+.2f}{sd} points on validation over "
+            f"the default CNN "
             f"trained the same way (mean ± standard deviation; each seed: {each}; "
             f"`bench/architecture_search.py`, {s['machine']}, {s['date']}).")
     if tuned and tuned.get("kept") == "tuned" and tuned.get("default_val_accuracy"):
