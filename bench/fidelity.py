@@ -125,9 +125,11 @@ def report_pick_line(retrained: np.ndarray, current_space: str) -> str:
             or params.params_hash(space) != current_space):
         return ""
     below = int(np.sum(retrained < mine))
-    return (f"\nThe default report's own choice, retrained (`bench/results/latest.json`): "
-            f"{100 * mine:.2f} % validation, above {below} of these {len(retrained)} "
-            "configurations.")
+    machine = (json.loads(latest.read_text()).get("machine") or {}).get("cpu", "unknown machine")
+    return (f"\nThe default report's own choice, retrained (`bench/results/latest.json`, "
+            f"{machine}): {100 * mine:.2f} % validation, above {below} of these "
+            f"{len(retrained)} configurations (TensorFlow's figures move slightly between "
+            "processor families, so a comparison across machines is approximate).")
 
 
 def pick_at_cost(scores: list[float], retrained: np.ndarray, n: int, draws: int = 20_000
