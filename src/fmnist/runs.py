@@ -13,6 +13,7 @@ skipped, the others kept.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -68,8 +69,9 @@ class Run:
     path: Path
     record: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def predictions(self) -> dict[str, np.ndarray]:
+        # Read once: a comparison pairs every model's validation and test labels.
         with np.load(self.path / RUN_PREDICTIONS) as f:
             return {k: f[k] for k in f.files}
 
