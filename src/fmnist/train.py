@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,19 @@ def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience:
     return BestEpoch()
 
 
+def training_callbacks(batches, recipe: Recipe, scorer: keras.callbacks.Callback,
+                       extra: Sequence[keras.callbacks.Callback] = ()
+                       ) -> list[keras.callbacks.Callback]:
+    """The callbacks of every Keras fit here (a chapter's and a search trial's), in their order.
+
+    Stop on a swallowed Ctrl-C; tell `batches` the epoch (its augmentation draws per epoch);
+    with weight averaging, swap the averaged weights in, so that `scorer` (`best_epoch_callback`)
+    scores and keeps them; then `extra`, which read the figures the scorer wrote into the logs.
+    """
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []
+    return [interrupt_callback(), epoch_setter(batches), *swap, scorer, *extra]
+
+
 def fit_keras(
     model,
     train: tuple[np.ndarray, np.ndarray],
@@ -153,11 +166,9 @@ def fit_keras(
     batches = make_batches(*train, batch_size, recipe, seed)
     compile_model(model, learning_rate, len(batches) * epochs, recipe, len(batches))
     best = best_epoch_callback(val, recipe.tta, patience)
-    # With weight averaging, each epoch is scored (and kept) with the averaged weights.
-    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []
     start = time.perf_counter()
     lines = [epoch_log_callback(epochs, log)] if log else []
-    callbacks = [interrupt_callback(), epoch_setter(batches), *swap, best, *lines]
+    callbacks = training_callbacks(batches, recipe, best, lines)
     history = model.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     model.set_weights(best.weights)

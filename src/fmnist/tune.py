@@ -27,7 +27,7 @@ from fmnist.chapters import MODELS
 from fmnist.evaluate import evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
 from fmnist.params import CnnParams, TuningParams
-from fmnist.recipe import Recipe, epoch_setter, make_batches, predict_probs
+from fmnist.recipe import Recipe, make_batches, predict_probs
 from fmnist.results import load_metrics, load_predictions
 from fmnist.runs import VAL_PREDICTIONS_FILE, save_validation
 from fmnist.search import hyperband_configurations, hyperband_iterations, search_key
@@ -35,8 +35,8 @@ from fmnist.train import (
     best_epoch_callback,
     compile_model,
     fit_keras,
-    interrupt_callback,
     seed_everything,
+    training_callbacks,
 )
 from fmnist.tuner import SECONDS_FILE, make_tuner
 
@@ -122,10 +122,8 @@ class CnnHyperModel:
         # the recipe averages them, with flip averaging when it mirrors): the scorer writes
         # `val_accuracy` into the epoch's logs before KerasTuner's callbacks read them, so the
         # search ranks configurations by the figure the retrain is judged on. Never stops early.
-        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if rec.ema_momentum else []
         scorer = best_epoch_callback(val, rec.tta, patience=kwargs.get("epochs", 1) + 1)
-        callbacks = [interrupt_callback(), epoch_setter(batches), *swap, scorer,
-                     *kwargs.pop("callbacks", [])]
+        callbacks = training_callbacks(batches, rec, scorer, kwargs.pop("callbacks", []))
         return model.fit(batches, callbacks=callbacks, **kwargs)
 
 
