@@ -37,8 +37,9 @@ import numpy as np
 from readme import provenance, read_rows, record, render
 from run import ORIGINAL_DROPOUT, ORIGINAL_SPACE
 
-from fmnist import choice, data, evaluate, params, train, tune
+from fmnist import data, evaluate, params, train
 from fmnist.environment import machine_description
+from fmnist.tuning import selection, steps
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "architecture_search.jsonl"
@@ -70,7 +71,7 @@ def design(p: params.Profile) -> dict:
             "profile_seed": p.shared.seed}
 
 
-def scored(fit, setup: tune.SearchSetup, config: params.CnnParams) -> dict:
+def scored(fit, setup: steps.SearchSetup, config: params.CnnParams) -> dict:
     """A retrained model's validation accuracy and, for the record only, its test accuracy."""
     ev = evaluate.evaluate_keras(fit.model, data.channels(setup.splits.x_test),
                                  setup.splits.y_test, tta=config.tta)
@@ -86,20 +87,20 @@ def search_and_retrain(p: params.Profile, seed: int, done: dict[str, dict]) -> d
     cnn = p.sections["cnn"]
     scratch = ROOT / "bench" / "results" / ".architecture_scratch"  # the report's search stays
     train.seed_everything(seed)
-    setup = tune.prepare_search(ROOT / p.shared.results_dir,
-                                dataclasses.replace(p.shared, seed=seed), space, cnn,
-                                directory=scratch)
+    setup = steps.prepare_search(ROOT / p.shared.results_dir,
+                                 dataclasses.replace(p.shared, seed=seed), space, cnn,
+                                 directory=scratch)
     wall, cpu = time.perf_counter(), time.process_time()
-    tune.run_search(setup, verbose=0)
+    steps.run_search(setup, verbose=0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     rows = setup.rows()
     shutil.rmtree(scratch, ignore_errors=True)
-    pick = choice.select_trial(rows, n_val=len(setup.val[1]), rule=space.selection)
+    pick = selection.select_trial(rows, n_val=len(setup.val[1]), rule=space.selection)
     values = {k: pick[k] for k in space.space}
     earlier = done.get(json.dumps(values, sort_keys=True))
     if earlier is None:
-        config = tune.config_from_row(pick, setup)
-        retrained = scored(tune.retrain(setup, config, p.shared.seed), setup, config)
+        config = steps.config_from_row(pick, setup)
+        retrained = scored(steps.retrain(setup, config, p.shared.seed), setup, config)
     else:
         retrained = {**{k: v for k, v in earlier.items() if k != "seed"},
                      "same_pick_as_seed": earlier["seed"]}
@@ -114,10 +115,11 @@ def default_cnn(p: params.Profile) -> dict:
     """The CNN chapter's configuration trained as a pick is retrained: the gain's baseline."""
     t, cnn = p.sections["tuning"], p.sections["cnn"]
     splits = data.load_splits(ROOT / p.shared.results_dir, p.shared.data_dir)
-    setup = tune.SearchSetup(tuner=None, splits=splits, search_train=None,
-                             val=(data.channels(splits.x_val), splits.y_val), cnn=cnn, space=t)
-    return {"kind": "baseline", "retrained": scored(tune.retrain(setup, cnn, p.shared.seed),
-                                                    setup, cnn)}
+    setup = steps.SearchSetup(tuner=None, splits=splits, search_train=None,
+                              val=(data.channels(splits.x_val), splits.y_val), cnn=cnn,
+                              tuning=t)
+    return {"kind": "baseline", "retrained": scored(steps.retrain(setup, cnn, p.shared.seed),
+                                                     setup, cnn)}
 
 
 def stamp(row: dict, p: params.Profile) -> dict:

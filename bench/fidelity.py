@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from readme import provenance, record, render
 
-from fmnist import data, environment, models, params, recipe, train, tune
+from fmnist import data, environment, models, params, recipe, train
+from fmnist.tuning.space import with_searched
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "fidelity.jsonl"
@@ -64,7 +65,7 @@ def measure(n_configs: int, seed: int) -> None:
     full, val = (x[tr], ds.y_train[tr]), (x[va], ds.y_train[va])
     space = profile.sections["tuning"].space
     for i, values in enumerate(sample_configs(space, n_configs, seed)):
-        config = tune.with_searched(cnn, values)
+        config = with_searched(cnn, values)
         row = {"config": i, "draw": seed, "values": values, "space": params.params_hash(space),
                "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d"),
                "fidelities": []}

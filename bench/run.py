@@ -155,7 +155,8 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
     """
     import keras_tuner as kt
 
-    from fmnist import tuner as fmnist_tuner
+    from fmnist.tuning.folders import SECONDS_FILE
+    from fmnist.tuning.tuners import timed
 
     def build(hp):
         low, high, step = ORIGINAL_DROPOUT
@@ -168,14 +169,14 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
     def rows(tuner) -> list[dict]:
         out = []
         for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
-            timing = Path(tuner.get_trial_dir(trial.trial_id)) / fmnist_tuner.SECONDS_FILE
+            timing = Path(tuner.get_trial_dir(trial.trial_id)) / SECONDS_FILE
             if trial.status == "COMPLETED" and timing.is_file():
                 out.append({"trial": trial.trial_id, **trial.hyperparameters.values,
                             "val_accuracy": trial.score,
                             **json.loads(timing.read_text())})
         return out
 
-    class Progress(fmnist_tuner.timed(kt.RandomSearch)):
+    class Progress(timed(kt.RandomSearch)):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
             save({"trials": rows(self)})

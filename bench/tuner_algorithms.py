@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 from readme import provenance, read_rows, record, render
 
-from fmnist import choice, data, params, train, tune
+from fmnist import data, params, train
 from fmnist.environment import machine_description
+from fmnist.tuning import selection, steps
+from fmnist.tuning.space import with_searched
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "tuner_algorithms.jsonl"
@@ -59,18 +61,18 @@ def measure(algorithm: str, seed: int) -> dict:
     space = dataclasses.replace(profile.sections["tuning"], overwrite=True)
     scratch = ROOT / "bench" / "results" / ".tuner_scratch"  # the chapter's search stays as is
     train.seed_everything(seed)
-    setup = tune.prepare_search(ROOT / shared.results_dir, shared, space,
-                                profile.sections["cnn"], directory=scratch)
+    setup = steps.prepare_search(ROOT / shared.results_dir, shared, space,
+                                 profile.sections["cnn"], directory=scratch)
     wall, cpu = time.perf_counter(), time.process_time()
-    tune.run_search(setup, verbose=0)
+    steps.run_search(setup, verbose=0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     rows = setup.rows()
     # Hyperband's values say which round a trial is and which epoch a continued one starts from.
     done = [t.hyperparameters.values for t in setup.tuner.oracle.trials.values()
             if t.status == "COMPLETED"]
     shutil.rmtree(scratch, ignore_errors=True)
-    pick = choice.select_trial(rows, n_val=len(setup.val[1]), rule=space.selection)
-    competing = choice.competing(rows)
+    pick = selection.select_trial(rows, n_val=len(setup.val[1]), rule=space.selection)
+    competing = selection.competing(rows)
     return {"algorithm": algorithm, "seed": seed, "trials": len(rows),
             "configurations": sum(hp.get("tuner/round", 0) == 0 for hp in done),
             # Bayesian optimisation can propose a configuration it has already trained.
@@ -99,7 +101,7 @@ def current(rows: list[dict], kind: str, now: dict) -> list[dict]:
 
 def retrain_picks() -> None:
     """Retrain every distinct pick of the current searches not yet retrained, exactly as the
-    tuning chapter retrains its choice (`tune.retrain`: the CNN chapter's protocol and seed, on
+    tuning chapter retrains its choice (`steps.retrain`: the CNN chapter's protocol and seed, on
     the whole training split), and append its validation accuracy."""
     profile = default_profile()
     now, rows = design(profile), read_rows(OUT)
@@ -107,13 +109,13 @@ def retrain_picks() -> None:
     picks = {key(r["pick"]): r["pick"] for r in current(rows, "search", now)}
     cnn, shared = profile.sections["cnn"], profile.shared
     splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir)
-    setup = tune.SearchSetup(tuner=None, splits=splits, search_train=None,
-                             val=(data.channels(splits.x_val), splits.y_val), cnn=cnn,
-                             space=profile.sections["tuning"])
+    setup = steps.SearchSetup(tuner=None, splits=splits, search_train=None,
+                              val=(data.channels(splits.x_val), splits.y_val), cnn=cnn,
+                              tuning=profile.sections["tuning"])
     for name, values in picks.items():
         if name in done:
             continue
-        fit = tune.retrain(setup, tune.with_searched(cnn, values), shared.seed)
+        fit = steps.retrain(setup, with_searched(cnn, values), shared.seed)
         row = {"kind": "retrain", "values": values, "val_accuracy": fit.val_accuracy,
                "seconds": round(fit.train_seconds, 1),
                "space": now["space"], "cnn": now["cnn"],

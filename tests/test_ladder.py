@@ -12,9 +12,10 @@ import pytest
 from scipy.stats import binomtest
 from test_compare import plant
 
-from fmnist import compare, ladder, tune
+from fmnist import compare, ladder
 from fmnist.recipe import predict_probs
 from fmnist.stats import holm
+from fmnist.tuning import steps
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def test_flip_averaging_scores_one_trained_model_both_ways():
     x, y = rng.random((60, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 60)
     setup = SimpleNamespace(val=(x[:30], y[:30]),
                             splits=SimpleNamespace(x_test=x[30:, ..., 0], y_test=y[30:]))
-    assert tune.flip_averaging(model, setup, tta=False) is None
-    parts = tune.flip_averaging(model, setup, tta=True)
+    assert steps.flip_averaging(model, setup, tta=False) is None
+    parts = steps.flip_averaging(model, setup, tta=True)
     for way, flip in (("with", True), ("without", False)):
         expected = np.mean(predict_probs(model, x[30:], flip).argmax(axis=1) == y[30:])
         assert parts[way]["accuracy"] == pytest.approx(expected)

@@ -158,13 +158,13 @@ def test_two_local_workers_share_one_search(quick_project):
 def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project):
     # The quick report ran its search in one process; a chief and two workers started on the
     # same profile must find it complete, and the chapter stays fresh because nothing changed.
-    from fmnist import search
     from fmnist.params import load_profile
+    from fmnist.tuning import folders
 
     profile = load_profile(quick_project / "params" / "quick.yaml")
     results = quick_project / "results"
-    name = search.project_name(profile.sections["tuning"], profile.shared.seed,
-                               search.search_key(results, profile.sections["cnn"]))
+    name = folders.project_name(profile.sections["tuning"], profile.shared.seed,
+                                folders.search_key(results, profile.sections["cnn"]))
     trials = sorted((results / "tuning" / name).glob("trial_*/trial.json"))
     assert trials
     before = {p: p.stat().st_mtime_ns for p in trials}

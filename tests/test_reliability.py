@@ -219,12 +219,13 @@ def test_a_second_run_waits_visibly_and_a_killed_holder_never_blocks(tmp_path):
 
 
 def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
-    from fmnist import report, search
+    from fmnist import report
     from fmnist.params import load_profile
+    from fmnist.tuning import folders
 
     profile = load_profile(ROOT / "params" / "quick.yaml")
     shared, space, cnn = (profile.shared, profile.sections["tuning"], profile.sections["cnn"])
-    name = search.project_name(space, shared.seed, search.search_key(tmp_path, cnn))
+    name = folders.project_name(space, shared.seed, folders.search_key(tmp_path, cnn))
     trial = tmp_path / "tuning" / name / "trial_0" / "trial.json"
     trial.parent.mkdir(parents=True)
     trial.write_text(json.dumps({"status": "COMPLETED", "score": 0.8}))
@@ -426,9 +427,9 @@ def test_a_swallowed_ctrl_c_stops_a_search_before_its_first_trial_trains(ctrl_c,
 
 def test_a_ctrl_c_wrapped_inside_a_trial_leaves_it_to_rerun_not_failed(ctrl_c, tmp_path,
                                                                          monkeypatch):
-    from fmnist import tune
+    from fmnist.tuning.hypermodel import CnnHyperModel
 
-    fit, calls = tune.CnnHyperModel.fit, []
+    fit, calls = CnnHyperModel.fit, []
 
     def second_trial_interrupted_inside_tensorflow(self, *args, **kwargs):
         calls.append(1)
@@ -439,7 +440,7 @@ def test_a_ctrl_c_wrapped_inside_a_trial_leaves_it_to_rerun_not_failed(ctrl_c, t
                 raise RuntimeError("REPLACED BY KeyboardInterrupt") from None
         return fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(tune.CnnHyperModel, "fit", second_trial_interrupted_inside_tensorflow)
+    monkeypatch.setattr(CnnHyperModel, "fit", second_trial_interrupted_inside_tensorflow)
     with pytest.raises(KeyboardInterrupt):  # not a failed trial with the search going on
         tiny_search_configs(tmp_path / "interrupted", 3)
     assert finished_trials(tmp_path / "interrupted") == 1
@@ -493,14 +494,14 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
 
 def test_a_failed_distributed_search_exits_1_naming_it(quick_project, tmp_path, monkeypatch,
                                                        capsys):
-    from fmnist import distributed
+    from fmnist.tuning import distribute
 
     project = copy_of(quick_project, tmp_path)
 
     def chief_fails(command, workers, **kwargs):
-        raise RuntimeError("distributed search failed: chief exit 1, workers [1, 1]")
+        raise distribute.SearchFailed("distributed search failed: chief exit 1, workers [1, 1]")
 
-    monkeypatch.setattr(distributed, "launch_distributed", chief_fails)  # the processes' fate
+    monkeypatch.setattr(distribute, "launch_distributed", chief_fails)  # the processes' fate
     code = cli.main(["--root", str(project), "tune", "--workers", "2", "--params",
                      "params/quick.yaml"])
     assert code == 1

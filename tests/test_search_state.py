@@ -10,9 +10,8 @@ import shutil
 import pytest
 from tiny_search import configs, run
 
-from fmnist import search
-from fmnist import tuner as fmnist_tuner
 from fmnist.results import DamagedResults
+from fmnist.tuning import folders
 
 TRIALS = 3  # a search's budget names its folder: every run of a test keeps it
 
@@ -20,7 +19,7 @@ TRIALS = 3  # a search's budget names its folder: every run of a test keeps it
 def finished_search(tmp_path):
     """A tiny search run to the end; its folder and its configurations."""
     done = configs(run(tmp_path, TRIALS))
-    return next(tmp_path.glob(f"{search.PROJECT}-*")), done
+    return next(tmp_path.glob(f"{folders.PROJECT}-*")), done
 
 
 def trial_files(project) -> dict:
@@ -94,7 +93,7 @@ def test_a_lost_trial_folder_runs_again_the_rest_kept(tmp_path, capsys):
     assert "trial 1: damaged, its values lost: it runs again" in capsys.readouterr().out
     assert len(resumed) == 3 and resumed[0] == done[0] and resumed[2] == done[2]
     assert all(p.stat().st_mtime_ns == m for p, m in kept.items()), "the rest was kept"
-    assert (project / "trial_1" / fmnist_tuner.SECONDS_FILE).is_file(), "it ran again"
+    assert (project / "trial_1" / folders.SECONDS_FILE).is_file(), "it ran again"
 
 
 class Stopped(Exception):
@@ -123,6 +122,6 @@ def test_a_stop_while_the_oracle_is_written_leaves_the_previous_one_whole(tmp_pa
     with pytest.raises(Stopped):
         run(tmp_path / "stopped", TRIALS)
     monkeypatch.setattr(kt_utils, "save_json", save_json)
-    project = next((tmp_path / "stopped").glob(f"{search.PROJECT}-*"))
+    project = next((tmp_path / "stopped").glob(f"{folders.PROJECT}-*"))
     assert isinstance(json.loads((project / "oracle.json").read_text()), dict)
     assert configs(run(tmp_path / "stopped", TRIALS)) == configs(run(tmp_path / "whole", TRIALS))

@@ -79,9 +79,10 @@ def wait_for(condition, within: float = 60.0) -> None:
 # with the command, through `cli.main`'s own path.
 SEARCH = textwrap.dedent("""
     import sys
-    from fmnist import cli, distributed
+    from fmnist import cli
+    from fmnist.tuning import distribute
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
-    cli.dispatch = lambda args: distributed.launch_distributed(sleeper, 2)
+    cli.dispatch = lambda args: distribute.launch_distributed(sleeper, 2)
     sys.exit(cli.main(["data"]))
 """)
 

@@ -15,8 +15,8 @@ import keras_tuner as kt
 import pytest
 from tiny_search import CNN, SPACE, configs, rows, run
 
-from fmnist import choice, models, search, train
-from fmnist import tuner as fmnist_tuner
+from fmnist import models, train
+from fmnist.tuning import folders, selection
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -45,7 +45,7 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
     done = rows(first)
     assert len(done) == (5 if algorithm == "hyperband" else 3)
     assert configs(seeded_run("b")) == configs(first)
-    chosen = choice.select_trial(done, n_val=32)
+    chosen = selection.select_trial(done, n_val=32)
     config = dataclasses.replace(CNN, **{k: chosen[k] for k in SPACE.space})
     cost = models.cnn_cost(config.filters, config.kernel_size, config.dense_units, config.padding)
     assert cost == pytest.approx(chosen["cost"], abs=0.001)
@@ -61,9 +61,9 @@ def test_every_algorithm_is_seeded_and_its_choice_builds(tmp_path, algorithm):
 @pytest.mark.parametrize("max_epochs", range(1, 10))
 def test_hyperband_configurations_agree_with_keras_tuners_brackets(max_epochs):
     oracle = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=max_epochs,
-                                        factor=search.HYPERBAND_FACTOR, seed=0)
+                                        factor=folders.HYPERBAND_FACTOR, seed=0)
     starts = sum(oracle._get_size(b, 0) for b in range(oracle._get_num_brackets()))
-    assert search.hyperband_configurations(max_epochs) == starts
+    assert folders.hyperband_configurations(max_epochs) == starts
 
 
 def test_max_trials_sets_a_hyperband_searchs_budget(tmp_path):
@@ -76,7 +76,7 @@ def test_max_trials_sets_a_hyperband_searchs_budget(tmp_path):
 
 def oracle_state(directory: Path) -> dict:
     """The search's saved oracle state, or {} before its first complete write."""
-    for oracle_json in directory.glob(f"{search.PROJECT}-*/oracle.json"):
+    for oracle_json in directory.glob(f"{folders.PROJECT}-*/oracle.json"):
         try:
             return json.loads(oracle_json.read_text())
         except ValueError:  # being written at this moment
@@ -86,9 +86,9 @@ def oracle_state(directory: Path) -> dict:
 
 def completed(directory: Path) -> list[Path]:
     """Timing files of the trials the oracle has saved as ended (its own record of progress)."""
-    project = next(directory.glob(f"{search.PROJECT}-*"), directory)
+    project = next(directory.glob(f"{folders.PROJECT}-*"), directory)
     ended = oracle_state(directory).get("end_order", [])
-    return sorted(project / f"trial_{t}" / fmnist_tuner.SECONDS_FILE for t in ended)
+    return sorted(project / f"trial_{t}" / folders.SECONDS_FILE for t in ended)
 
 
 def training_third_trial(directory: Path) -> bool:
@@ -160,13 +160,13 @@ def test_a_search_killed_between_a_trials_file_and_the_oracles_resumes_as_if_who
 @pytest.mark.parametrize("values_kept", [True, False], ids=["values-kept", "values-lost"])
 def test_a_damaged_trial_is_reported_and_rerun_the_rest_kept(tmp_path, capsys, values_kept):
     first = configs(run(tmp_path, 3))
-    project = next(tmp_path.glob(f"{search.PROJECT}-*"))
+    project = next(tmp_path.glob(f"{folders.PROJECT}-*"))
     trial_dirs = sorted(p for p in project.glob("trial_*") if p.is_dir())
     damaged, kept = trial_dirs[1], [trial_dirs[0], trial_dirs[2]]
     trial_json = damaged / "trial.json"
     trial_json.write_text(trial_json.read_text()[:40])  # a disk that filled
     if not values_kept:
-        (damaged / fmnist_tuner.VALUES_FILE).unlink()
+        (damaged / folders.VALUES_FILE).unlink()
     before = {p: p.stat().st_mtime_ns for d in kept for p in d.glob("*.json")}
     capsys.readouterr()
     resumed = configs(run(tmp_path, 3))
@@ -187,7 +187,7 @@ def test_a_search_whose_oracle_is_damaged_says_how_to_start_afresh(tmp_path):
     from fmnist.results import DamagedResults
 
     run(tmp_path, 2)
-    project = next(tmp_path.glob(f"{search.PROJECT}-*"))
+    project = next(tmp_path.glob(f"{folders.PROJECT}-*"))
     (project / "oracle.json").write_text("{")
     next(project.glob("trial_*/trial.json")).write_text("")
     with pytest.raises(DamagedResults, match="tuning.overwrite=true"):
@@ -199,7 +199,7 @@ def test_a_search_stopped_while_writing_a_new_trials_file_resumes_as_if_whole(tm
     # Ctrl-C inside KerasTuner's (non-atomic) write of a new trial's file, before the oracle
     # started it: the file is truncated and the trial is in no saved order.
     stop_search_at("a new trial starts", tmp_path / "killed", monkeypatch)
-    project = next((tmp_path / "killed").glob(f"{search.PROJECT}-*"))
+    project = next((tmp_path / "killed").glob(f"{folders.PROJECT}-*"))
     new = project / "trial_2" / "trial.json"
     new.write_text(new.read_text()[:25])
     assert configs(run(tmp_path / "killed", 4)) == configs(run(tmp_path / "whole", 4))

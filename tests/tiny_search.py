@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import tune
-from fmnist import tuner as tuner_module
 from fmnist.params import CnnParams, TuningParams
+from fmnist.tuning.hypermodel import CnnHyperModel
+from fmnist.tuning.steps import trial_rows
+from fmnist.tuning.tuners import make_tuner
 
 SPACE = TuningParams(max_trials=3, trial_epochs=1, search_subset=None,
                      space={"filters": [[2, 4], [4, 4]], "kernel_size": [[3, 3], [5, 3]],
@@ -33,15 +34,15 @@ def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "rando
     from dataclasses import replace
 
     space = replace(SPACE, max_trials=max_trials, algorithm=algorithm, trial_epochs=trial_epochs)
-    hypermodel = tune.CnnHyperModel(CNN, space.space, 64, trial_epochs, seed)
-    tuner = tuner_module.make_tuner(space, hypermodel, directory, seed)
+    hypermodel = CnnHyperModel(CNN, space.space, 64, trial_epochs, seed)
+    tuner = make_tuner(space, hypermodel, directory, seed)
     tuner.search(tiny_data(), tiny_data(32, 1), epochs=trial_epochs, verbose=0)
     return tuner
 
 
 def rows(tuner) -> list[dict]:
     """The finished trials of a tiny search."""
-    return tune.trial_rows(tuner, CNN, SPACE.space)
+    return trial_rows(tuner, CNN, SPACE.space)
 
 
 def configs(tuner) -> list[dict]:

@@ -10,7 +10,6 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections import Counter
 from pathlib import Path
 
 from fmnist import interrupt
@@ -304,32 +303,19 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
 
 
 def _tune(args: argparse.Namespace, root: Path, profile) -> int:
-    from fmnist import distributed, report, train, tune
+    from fmnist import report
+    from fmnist.tuning import distribute
 
-    results = results_path(root, profile.shared.results_dir)
-    space, cnn, split = (profile.sections[k] for k in ("tuning", "cnn", "data"))
     if args.workers < 0:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
-    if args.in_process or args.workers == 0:
-        train.seed_everything(profile.shared.seed)
-        setup = tune.prepare_search(results, profile.shared, space, cnn, split=split)
-        tune.run_search(setup)  # one line per trial, from the tuner
-        if args.in_process:  # one chief or worker of a distributed search: nothing more
-            return 0
-    else:
-        # Applies `overwrite` once, here, before the chief and workers start.
-        tune.prepare_search(results, profile.shared, space, cnn, split=split)
-        command = [sys.executable, "-m", "fmnist", "--root", str(root), "tune", "--in-process",
-                   "--params", str(args.params), *sum((["--set", o] for o in args.overrides), []),
-                   "--set", "tuning.overwrite=false"]
-        try:
-            distributed.launch_distributed(command, args.workers)
-        except RuntimeError as err:
-            raise report.ChapterFailed(f"the tuning search failed: {err}") from None
-        # Reload: the trials were recorded on disk by the chief, not in this process.
-        setup = tune.prepare_search(results, profile.shared, space, cnn, overwrite=False,
-                                   split=split)
-    per_worker = Counter(row["worker"] for row in setup.rows())
+    if args.in_process:  # one chief or worker of a distributed search: its share, nothing more
+        distribute.search_here(root, profile)
+        return 0
+    try:
+        per_worker = distribute.search_profile(root, profile, args.workers, args.params,
+                                               args.overrides)
+    except distribute.SearchFailed as err:
+        raise report.ChapterFailed(f"the tuning search failed: {err}") from None
     print(f"search finished: {sum(per_worker.values())} trials " + ", ".join(
         f"{w}: {n}" for w, n in sorted(per_worker.items())))
     if args.no_report:

@@ -34,7 +34,7 @@ SEEDS_FILE = BENCH / "latest.json"  # its `seeds` entry: bench/seeds.py
 ARCHITECTURE_FILE = BENCH / "architecture_search.json"  # bench/architecture_search.py
 EXPLORATION_FILE = BENCH / "exploration.json"  # bench/exploration.py
 # The CNN section's searchable keys by what they change; flip averaging follows a searched
-# `augment_flip` (`tune.with_searched`), so evaluation is named apart from training.
+# `augment_flip` (`tuning.space.with_searched`), so evaluation is named apart from training.
 KEY_GROUPS: dict[str, tuple[str, ...]] = {
     "architecture": ("filters", "kernel_size", "dense_units", "padding", "batch_norm", "head"),
     "training": ("dropout", "learning_rate", "warmup_epochs", "augment_flip", "augment_shift",

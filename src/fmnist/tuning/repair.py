@@ -1,51 +1,30 @@
-"""KerasTuner adaptations: the tuner a profile names, made resumable, timed and repairable.
+"""The search's state on disk, kept consistent and repaired: what KerasTuner reloads must be
+readable and agree with itself, whatever stopped the last run (a kill, Ctrl-C, a full disk).
 
-Everything here that touches KerasTuner's private state (`_retry_queue`, `_project_dir`,
-`_is_worker`, the saved `oracle.json`) is checked against KerasTuner 1.4 by tests/test_tune.py.
-The hypermodel and the search's configurations are `fmnist.tune`'s.
+Everything here that touches KerasTuner's private state (`_retry_queue`, `_project_dir`, the
+saved `oracle.json`) is checked against KerasTuner 1.4 by tests/test_tune.py and
+tests/test_search_state.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
-from keras_tuner.src.distribute import utils as dist_utils
 
-from fmnist import interrupt
-from fmnist.distributed import TUNER_ID_VAR
-from fmnist.params import TuningParams
 from fmnist.results import DamagedResults, atomic_write, atomic_write_text
-from fmnist.search import HYPERBAND_FACTOR, hyperband_iterations, project_name
+from fmnist.tuning.folders import ORACLE_FILE, SECONDS_FILE, VALUES_FILE
 
-SECONDS_FILE = "seconds.json"
-VALUES_FILE = "values.json"  # a trial's hyperparameter values, written when it starts
-ORACLE_FILE = "oracle.json"
 # The oracle's state as `Oracle.set_state` reads it (KerasTuner 1.4), with each entry's type.
 ORACLE_KEYS = {"ongoing_trials": dict, "hyperparameters": dict, "start_order": list,
                "end_order": list, "retry_queue": list, "run_times": dict}
 FINISHED = ("COMPLETED", "FAILED")
 
 
-def _as_keras_tuner_hypermodel(hypermodel):
-    class Wrapped(kt.HyperModel):
-        def build(self, hp):
-            return hypermodel.build(hp)
-
-        def fit(self, hp, model, *args, **kwargs):
-            return hypermodel.fit(hp, model, *args, **kwargs)
-
-    return Wrapped()
-
-
-def settle_reloaded_oracle(oracle) -> None:
+def settle_reloaded_oracle(oracle: kt.Oracle) -> None:
     """Make a reloaded oracle's state agree with its trials' files, so no trial is run twice
     or lost.
 
@@ -60,11 +39,10 @@ def settle_reloaded_oracle(oracle) -> None:
       Such a trial is forgotten, so the resumed search creates it again from the saved random
       state, as an uninterrupted search would.
     """
-    finished = {"COMPLETED", "FAILED"}
     oracle._retry_queue = [trial_id for trial_id in oracle._retry_queue
-                           if oracle.trials[trial_id].status not in finished]
+                           if oracle.trials[trial_id].status not in FINISHED]
     for trial_id, trial in sorted(oracle.trials.items()):
-        if trial.status in finished and trial_id not in oracle.end_order:
+        if trial.status in FINISHED and trial_id not in oracle.end_order:
             oracle.end_order.append(trial_id)
     for trial_id in [t for t in oracle.trials if t not in oracle.start_order]:
         del oracle.trials[trial_id]
@@ -72,7 +50,7 @@ def settle_reloaded_oracle(oracle) -> None:
         shutil.rmtree(Path(oracle._project_dir) / f"trial_{trial_id}", ignore_errors=True)
 
 
-def save_oracle_atomically(oracle) -> None:
+def save_oracle_atomically(oracle: kt.Oracle) -> None:
     """Make the oracle write `oracle.json` aside and rename it (`results.atomic_write`).
 
     KerasTuner rewrites it in place after every trial: a stop that lands mid-write (a signal,
@@ -91,63 +69,6 @@ def save_oracle_atomically(oracle) -> None:
         atomic_write(final, write)
 
     oracle.save = save
-
-
-def trial_line(trial, seconds: float) -> str:
-    """One short line for a finished trial: its values, validation accuracy and seconds."""
-    values = ", ".join(f"{k}={v}" for k, v in trial.hyperparameters.values.items()
-                       if not k.startswith("tuner/"))
-    score = (f"validation {100 * trial.score:.2f} %" if trial.score is not None
-             else trial.status.lower())
-    return f"trial {trial.trial_id}: {values}: {score}, {seconds:.0f} s"
-
-
-def timed(base: type) -> type:
-    """A tuner class that records each trial's wall time in its trial folder, and resumes its
-    oracle from disk whatever this process's role.
-
-    KerasTuner reloads a search only from `<tuner id>.json`: a chief (id `chief`) started after a
-    single-process search (id `tuner0`) found no such file and ran the finished trials again.
-    """
-
-    class Timed(base):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            saved = Path(self.project_dir) / ORACLE_FILE
-            if (not kwargs.get("overwrite") and not self._is_worker() and not self.oracle.trials
-                    and saved.is_file()):
-                self.oracle.reload()
-            if not self._is_worker():
-                settle_reloaded_oracle(self.oracle)
-                save_oracle_atomically(self.oracle)
-
-        def run_trial(self, trial, *args, **kwargs):
-            # Kept apart from KerasTuner's trial.json, so a damaged one can be rebuilt and rerun.
-            folder = Path(self.get_trial_dir(trial.trial_id))
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / VALUES_FILE).write_text(json.dumps(trial.hyperparameters.values))
-            start = time.perf_counter()
-            try:
-                out = super().run_trial(trial, *args, **kwargs)
-            except Exception:
-                # A Ctrl-C a library wrapped in its own error: KerasTuner would record the trial
-                # as failed and go on; stopped as an interrupt, the trial reruns on resume.
-                interrupt.stop_if_interrupted()
-                raise
-            path = Path(self.get_trial_dir(trial.trial_id)) / SECONDS_FILE
-            seconds = time.perf_counter() - start
-            path.write_text(json.dumps({"seconds": seconds,
-                                        "tuner_id": os.environ.get(TUNER_ID_VAR, "local")}))
-            self._seconds = seconds
-            return out
-
-        def on_trial_end(self, trial):
-            super().on_trial_end(trial)
-            ended = self.oracle.get_trial(trial.trial_id)  # scored by the (chief) oracle
-            print(trial_line(ended, getattr(self, "_seconds", float("nan"))), flush=True)
-
-    Timed.__name__ = f"Timed{base.__name__}"
-    return Timed
 
 
 def _readable_trial(path: Path) -> bool:
@@ -276,38 +197,3 @@ def _rebuild_trial(trial_dir: Path, trial_id: str, state: dict[str, Any]) -> str
     if trial_id not in state["retry_queue"]:
         state["retry_queue"].append(trial_id)
     return note
-
-
-def make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
-               overwrite: bool | None = None, data_key: str = ""):
-    """The tuner named by `space.algorithm`, stateful in `directory` (resumable); a damaged
-    trial in it is reported and rerun (`repair_search`)."""
-    # The chief repairs; a worker (which reads nothing of the folder) must not race it.
-    worker = dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()
-    if not (space.overwrite if overwrite is None else overwrite) and not worker:
-        for note in repair_search(Path(directory) / project_name(space, seed, data_key)):
-            print(note, flush=True)
-
-    if not isinstance(hypermodel, kt.HyperModel):  # a plain object with `build` and `fit`
-        hypermodel = _as_keras_tuner_hypermodel(hypermodel)
-    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading Tuner from ..."
-        return _make_tuner(space, hypermodel, directory, seed, overwrite, data_key)
-
-
-def _make_tuner(space: TuningParams, hypermodel, directory: Path, seed: int,
-                overwrite: bool | None, data_key: str):
-    common = {"objective": "val_accuracy", "directory": str(directory),
-              "project_name": project_name(space, seed, data_key),
-              "seed": seed, "overwrite": space.overwrite if overwrite is None else overwrite}
-    if space.algorithm == "hyperband":
-        iterations = hyperband_iterations(space.max_trials, space.trial_epochs)
-        return timed(kt.Hyperband)(hypermodel, max_epochs=space.trial_epochs,
-                                    factor=HYPERBAND_FACTOR, hyperband_iterations=iterations,
-                                    **common)
-    if space.algorithm == "bayesian":
-        # KerasTuner's default starts with 3 random points per hyperparameter, more than a small
-        # budget has: half the trials explore, the rest follow the Gaussian process.
-        return timed(kt.BayesianOptimization)(hypermodel, max_trials=space.max_trials,
-                                               num_initial_points=-(-space.max_trials // 2),
-                                               **common)
-    return timed(kt.RandomSearch)(hypermodel, max_trials=space.max_trials, **common)

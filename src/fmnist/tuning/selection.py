@@ -1,5 +1,5 @@
 """Choosing among a search's finished trials, and what the trials show: pure functions on
-trial rows (`tune.trial_rows`), no Keras or KerasTuner."""
+trial rows (`steps.trial_rows`), no Keras or KerasTuner."""
 
 from __future__ import annotations
 

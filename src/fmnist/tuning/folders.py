@@ -11,9 +11,19 @@ import json
 import math
 from pathlib import Path
 
-from fmnist.params import CnnParams, TuningParams, params_hash
+from fmnist.data import split_key
+from fmnist.params import CnnParams, SharedParams, TuningParams, params_hash
 
-PROJECT = "search"
+PROJECT = "search"  # a search's folder is `results/tuning/search-<hash>/`
+# Files of a search's folder beside KerasTuner's `trial.json`s: the oracle's saved state, and
+# what this package writes into each trial's folder (its wall time and worker, its values).
+ORACLE_FILE = "oracle.json"
+SECONDS_FILE = "seconds.json"
+VALUES_FILE = "values.json"  # written when the trial starts, so a damaged trial can be rebuilt
+# The variable that names a process's role in KerasTuner's distributed search (`chief`,
+# `tuner0` ...): `distribute` sets it, and each trial's SECONDS_FILE records it.
+TUNER_ID_VAR = "KERASTUNER_TUNER_ID"
+
 # Hyperband's halving factor. Not KerasTuner's 3: with a budget of a few epochs per
 # configuration, factor 3 leaves one bracket, i.e. a random search without successive halving.
 HYPERBAND_FACTOR = 2
@@ -36,13 +46,13 @@ def hyperband_iterations(max_trials: int, max_epochs: int,
     return max(1, math.floor(max_trials / hyperband_configurations(max_epochs, factor) + 0.5))
 
 
-def project_name(space: TuningParams, seed: int, data_key: str = "") -> str:
+def project_name(tuning: TuningParams, seed: int, data_key: str = "") -> str:
     """A search's folder name: same space, seed and data resume it; anything else starts anew."""
     # Keys that do not change which trials are run leave the search's folder alone.
-    values = {k: v for k, v in dataclasses.asdict(space).items()
+    values = {k: v for k, v in dataclasses.asdict(tuning).items()
               if k not in ("overwrite", "selection")}
-    if space.algorithm == "hyperband":  # a reloaded oracle keeps its saved iteration count
-        values["iterations"] = hyperband_iterations(space.max_trials, space.trial_epochs)
+    if tuning.algorithm == "hyperband":  # a reloaded oracle keeps its saved iteration count
+        values["iterations"] = hyperband_iterations(tuning.max_trials, tuning.trial_epochs)
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
@@ -54,20 +64,18 @@ NOT_IN_TRIALS = ("epochs", "patience")
 def search_key(results: Path, cnn: CnnParams) -> str:
     """What, besides the space and seed, names a search's folder: the split and the CNN keys
     that reach a trial."""
-    from fmnist.data import split_key
-
     trial_keys = {k: v for k, v in dataclasses.asdict(cnn).items() if k not in NOT_IN_TRIALS}
     return split_key(results) + params_hash(trial_keys)
 
 
-def search_state(results: Path, shared, space: TuningParams, cnn: CnnParams
+def search_state(results: Path, shared: SharedParams, tuning: TuningParams, cnn: CnnParams
                  ) -> list[tuple[str, str | None, float | None]]:
     """The trials of the search this profile runs: (trial, status, score), as saved on disk.
 
     What the tuning chapter's freshness depends on, so a search changed outside the chapter
     (`fmnist tune`) always reruns it.
     """
-    folder = results / "tuning" / project_name(space, shared.seed,
+    folder = results / "tuning" / project_name(tuning, shared.seed,
                                                search_key(results, cnn))
     state = []
     for path in sorted(folder.glob("trial_*/trial.json")):
