@@ -21,11 +21,23 @@ DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "keras_tuner": "ke
                  "ghp_import": "ghp-import", "IPython": "ipykernel",
                  "jupyter_client": "jupyter-client", "bs4": "beautifulsoup4", "PIL": "pillow"}
 STDLIB = set(sys.stdlib_module_names)
+PACKAGE = ROOT / "src" / "fmnist"
+
+
+def package_modules() -> dict[str, Path]:
+    """Every module of the package, subpackages included, by its dotted name."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
 
 
 def imported_names() -> set[str]:
     names = set()
-    for path in (ROOT / "src" / "fmnist").glob("*.py"):
+    for path in package_modules().values():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {a.name.split(".")[0] for a in node.names}
@@ -72,12 +84,13 @@ def test_the_wheel_carries_the_dependencies_and_the_command(tmp_path):
         text = zf.read(meta).decode()
         entry = zf.read(next(n for n in zf.namelist() if n.endswith("entry_points.txt"))).decode()
         licence = [n for n in zf.namelist() if n.endswith("LICENSE")]
-        modules = {Path(n).name for n in zf.namelist() if n.startswith("fmnist/")}
+        modules = {n for n in zf.namelist() if n.startswith("fmnist/")}
     requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
     assert any(r.startswith("Requires-Dist: tensorflow") for r in requires)
     assert any("papermill" in r and "extra == \"report\"" in r for r in requires)
     assert "fmnist = fmnist.cli:main" in entry and licence
-    assert modules == {p.name for p in (ROOT / "src" / "fmnist").glob("*.py")}
+    assert modules == {p.relative_to(PACKAGE.parent).as_posix()
+                       for p in package_modules().values()}
 
 
 @pytest.mark.slow
@@ -98,7 +111,7 @@ def test_pip_install_into_an_empty_environment_gives_a_working_command(tmp_path)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "report" in shown.stdout and "tune" in shown.stdout
     where = run(str(env / "bin" / "python"), "-c",
-                "import fmnist.models, fmnist.tune; print(fmnist.__file__)")
+                "import fmnist.models, fmnist.tuning.steps; print(fmnist.__file__)")
     assert where.returncode == 0, where.stderr[-2000:]
     assert where.stdout.strip().startswith(str(env)), "imported from the checkout"
 
@@ -154,3 +167,46 @@ print(sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def imports_of_the_package(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that `path` imports, at module level or inside functions alike
+    (`from fmnist import x` and `from fmnist.tuning import x` name the submodule `x`)."""
+    deps = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            deps |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                     else node.module for a in node.names}
+    return deps & set(modules)
+
+
+def test_no_module_of_the_package_imports_another_in_a_cycle():
+    modules = package_modules()
+    graph = {name: imports_of_the_package(path, modules) for name, path in modules.items()}
+
+    def reaches(start, goal, seen=()):
+        return any(d == goal or (d not in seen and reaches(d, goal, (*seen, d)))
+                   for d in graph[start])
+
+    assert "fmnist.tuning.folders" in graph["fmnist.tuning.steps"], "subpackages are read"
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == [], f"modules in an import cycle: {cycles}"
+
+
+def test_reading_or_launching_a_search_loads_no_keras():
+    # The runner reads a search's folder (`tuning.folders`) to decide whether the tuning chapter
+    # is fresh, and a launcher starts a chief and workers (`tuning.distribute`): TensorFlow's
+    # seconds of start-up and its lines must stay out of both. The tuning package's `__init__`
+    # imports nothing, so importing one of its modules loads that module's imports alone.
+    init = PACKAGE / "tuning" / "__init__.py"
+    assert not [n for n in ast.walk(ast.parse(init.read_text()))
+                if isinstance(n, ast.Import | ast.ImportFrom)]
+    light = ("folders", "space", "selection", "distribute")
+    script = (f"import sys, {', '.join(f'fmnist.tuning.{m}' for m in light)}\n"
+              "heavy = ('keras', 'keras_tuner', 'tensorflow')\n"
+              "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
