@@ -40,6 +40,8 @@ def test_only_what_changes_the_trials_changes_a_searchs_folder():
     # Which trial is retrained, and whether to start afresh, leave the trials as they are.
     assert folders.project_name(dataclasses.replace(space, selection="best"), 42) == name
     assert folders.project_name(dataclasses.replace(space, overwrite=True), 42) == name
+    # Nor does the thread count: a distributed search's workers run with their share of the cores.
+    assert folders.project_name(dataclasses.replace(space, threads=1), 42) == name
     assert folders.project_name(space, 43) != name
     assert folders.project_name(space, 42, data_key="another split") != name
     assert folders.project_name(dataclasses.replace(space, trial_epochs=3), 42) != name
@@ -52,6 +54,7 @@ def test_a_cnn_key_no_trial_uses_keeps_the_finished_search(tmp_path):
 
     cnn = CnnParams()
     key = folders.search_key(tmp_path, cnn)
-    assert folders.search_key(tmp_path, dataclasses.replace(cnn, epochs=20, patience=7)) == key
+    assert folders.search_key(tmp_path, dataclasses.replace(cnn, epochs=20, patience=7,
+                                                            threads=4)) == key
     assert folders.search_key(tmp_path, dataclasses.replace(cnn, dropout=0.4)) != key
     assert folders.search_key(tmp_path, dataclasses.replace(cnn, batch_size=64)) != key

@@ -77,6 +77,42 @@ def accelerator() -> str:
     return "GPU: " + ", ".join(names)
 
 
+BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def use_threads(threads: int) -> None:
+    """Fix this process's thread counts for the rest of its life: the BLAS and OpenMP pools
+    (threadpoolctl) and, where Keras runs on TensorFlow, its intra- and inter-op pools.
+
+    A chapter calls it before its first computation, with its own `threads` parameter: results
+    move with the thread count, so it belongs to the chapter's parameters, not to where or
+    beside what the chapter runs. TensorFlow fixes its pools at its first operation; asking for
+    another count after that is a `RuntimeError` that says to restart the kernel.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # The libraries loaded already are limited now; those loaded later read the variables.
+    for name in BLAS_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(threads)  # stays in force: the returned object only restores on exit
+    if "tensorflow" not in sys.modules:  # a chapter without Keras loads no TensorFlow for this
+        return
+    import tensorflow as tf
+
+    pools = (tf.config.threading.get_intra_op_parallelism_threads,
+             tf.config.threading.get_inter_op_parallelism_threads)
+    if all(get() == threads for get in pools):
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        raise RuntimeError(
+            f"TensorFlow already runs with {pools[0]()} threads in this kernel; it fixes them at "
+            f"its first operation. Restart the kernel and run the chapter from the top to use "
+            f"{threads}.") from None
+
+
 # Where each library the runner and the chapters load keeps its caches and runtime files, by
 # default under HOME. A locked-down container or CI image may give a HOME that is read-only or
 # absent: the libraries then fall back to temporary folders of their own, each with a warning

@@ -56,6 +56,14 @@ def _all_positive(v: list) -> bool:
     return len(v) > 0 and all(x > 0 for x in v)
 
 
+def _threads(default: int, what: str) -> Any:
+    """A chapter's thread count: part of its parameters, never of the schedule, because
+    TensorFlow's results move with it (so a chapter gives the same numbers whether it runs
+    alone, beside another chapter, or in a reader's Jupyter)."""
+    return _param(default, f"threads {what} (results depend on it; the schedule never changes it)",
+                  lambda v: 1 <= v <= 64, "an integer in [1, 64]")
+
+
 def _fraction(v: float) -> bool:
     return 0 <= v < 1
 
@@ -97,6 +105,8 @@ class BaselineParams:
     tol: float = _param(1e-4, "convergence tolerance", _positive, "a number > 0")
     require_convergence: bool = _param(True, "choose only among fits that converged (false: "
                                        "any fit, as the original's 100 saga iterations)")
+    # One BLAS thread: OpenBLAS's second thread busy-waits more than it computes on this grid.
+    threads: int = _threads(1, "for the solver's linear algebra (BLAS)")
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ class DenseParams(RecipeParams):
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
                            lambda v: v >= 1, "an integer >= 1")
+    # One thread: a step of this small network is shorter than the second thread's hand-off.
+    threads: int = _threads(1, "for TensorFlow's operations")
 
 
 @dataclass(frozen=True)
@@ -163,12 +175,15 @@ class CnnParams(RecipeParams):
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(4, "epochs without validation improvement before stopping",
                            lambda v: v >= 1, "an integer >= 1")
+    # One thread: the report runs this chapter beside the tuning search, each on one core.
+    threads: int = _threads(1, "for TensorFlow's operations")
 
 
 # Keys of the CNN section a search may change: not the protocol (epochs, batch size, patience),
 # which the tuned model shares with the default CNN, nor test-time averaging, which follows a
-# searched `augment_flip` (it helps only models trained on mirrored images: bench/frontier.py).
-UNSEARCHABLE: tuple[str, ...] = ("epochs", "batch_size", "patience", "tta")
+# searched `augment_flip` (it helps only models trained on mirrored images: bench/frontier.py),
+# nor the thread count (the trials run with the tuning section's).
+UNSEARCHABLE: tuple[str, ...] = ("epochs", "batch_size", "patience", "tta", "threads")
 # The keys bench/frontier.py found to matter, each with the original's value among its candidates.
 DEFAULT_SPACE: dict[str, list[Any]] = {
     "padding": ["valid", "same"],
@@ -210,6 +225,8 @@ class TuningParams:
                             "within one standard error of the best (one_se)",
                             lambda v: v in ("best", "one_se"), "best or one_se")
     overwrite: bool = _param(False, "start the search afresh instead of resuming")
+    # Two threads: the retrain, the longest single step of the report, runs alone at its end.
+    threads: int = _threads(2, "for the trials' and the retrain's TensorFlow operations")
 
 
 @dataclass(frozen=True)

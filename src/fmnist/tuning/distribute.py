@@ -32,10 +32,13 @@ class SearchFailed(RuntimeError):
 
 def search_here(root: Path, profile: Profile) -> SearchSetup:
     """Run this process's part of the profile's search: all of it, or a chief's or a worker's
-    as the KERASTUNER_* variables say. One line per trial, from the tuner."""
+    as the KERASTUNER_* variables say, with the tuning section's thread count. One line per
+    trial, from the tuner."""
+    from fmnist.environment import use_threads
     from fmnist.train import seed_everything
     from fmnist.tuning.steps import run_search
 
+    use_threads(profile.sections["tuning"].threads)  # before TensorFlow's first operation
     seed_everything(profile.shared.seed)
     setup = _prepare(root, profile)
     run_search(setup)
@@ -51,7 +54,8 @@ def search_profile(root: Path, profile: Profile, workers: int = 0, params: str |
         setup = search_here(root, profile)
     else:
         _prepare(root, profile)  # applies `overwrite` once, here, before the chief and workers
-        launch_distributed(worker_command(root, params, overrides), workers)
+        launch_distributed(worker_command(root, params, overrides), workers,
+                           threads=profile.sections["tuning"].threads)
         # Reload: the trials were recorded on disk by the chief, not in this process.
         setup = _prepare(root, profile, overwrite=False)
     return Counter(row["worker"] for row in setup.rows())
@@ -80,9 +84,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker_threads(workers: int) -> int:
-    """TensorFlow threads per worker that share this machine's cores without oversubscribing."""
-    return max(1, (os.cpu_count() or 1) // max(workers, 1))
+def worker_threads(workers: int, threads: int) -> int:
+    """Threads per worker: the profile's `threads`, or fewer, so that the workers share this
+    machine's cores without oversubscribing."""
+    return max(1, min(threads, (os.cpu_count() or 1) // max(workers, 1)))
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -97,21 +102,20 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 def launch_distributed(command: list[str], workers: int, ip: str = "127.0.0.1",
                        port: int | None = None, timeout: float | None = None,
-                       threads: int | None = None) -> None:
+                       threads: int = 1) -> None:
     """Run `command` as one chief oracle and `workers` workers (KerasTuner's gRPC mode).
 
     Every process runs the same search in the same results folder; the chief serves the
-    oracle and the workers train the trials it hands out, each with `threads` TensorFlow
-    threads (default: the cores shared out among the workers). `SearchFailed` if the chief
-    does not end the search.
+    oracle and the workers train the trials it hands out, each with at most `threads` threads
+    (`worker_threads`: the cores shared out among the workers), passed as the parameter it is.
+    `SearchFailed` if the chief does not end the search.
     """
     env = {**os.environ, "KERASTUNER_ORACLE_IP": ip,
            "KERASTUNER_ORACLE_PORT": str(port or free_port())}
-    n = str(threads or worker_threads(workers))
-    worker_env = {**env, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
+    share = [*command, "--set", f"tuning.threads={worker_threads(workers, threads)}"]
     chief = _start(command, {**env, TUNER_ID_VAR: "chief"})
     time.sleep(2)  # let the chief's server come up before workers ask it for trials
-    procs = [_start(command, {**worker_env, TUNER_ID_VAR: f"tuner{i}"}) for i in range(workers)]
+    procs = [_start(share, {**env, TUNER_ID_VAR: f"tuner{i}"}) for i in range(workers)]
     codes = [p.wait(timeout=timeout) for p in procs]
     chief_code = chief.wait(timeout=timeout)
     # KerasTuner's chief exits 0 only once every trial has ended: the search is complete. A

@@ -48,17 +48,19 @@ def hyperband_iterations(max_trials: int, max_epochs: int,
 
 def project_name(tuning: TuningParams, seed: int, data_key: str = "") -> str:
     """A search's folder name: same space, seed and data resume it; anything else starts anew."""
-    # Keys that do not change which trials are run leave the search's folder alone.
+    # Keys that do not change which trials are run leave the search's folder alone; so does the
+    # thread count, as a distributed search's workers each run with their share of the cores.
     values = {k: v for k, v in dataclasses.asdict(tuning).items()
-              if k not in ("overwrite", "selection")}
+              if k not in ("overwrite", "selection", "threads")}
     if tuning.algorithm == "hyperband":  # a reloaded oracle keeps its saved iteration count
         values["iterations"] = hyperband_iterations(tuning.max_trials, tuning.trial_epochs)
     return f"{PROJECT}-{params_hash({**values, 'seed': seed, 'data': data_key})}"
 
 
 # CNN keys no trial uses: a trial trains `trial_epochs` epochs and never stops early, so the
-# chapter's epoch budget and patience change the retrain, not the search.
-NOT_IN_TRIALS = ("epochs", "patience")
+# chapter's epoch budget and patience change the retrain, not the search; trials run with the
+# tuning section's thread count, not the CNN chapter's.
+NOT_IN_TRIALS = ("epochs", "patience", "threads")
 
 
 def search_key(results: Path, cnn: CnnParams) -> str:
