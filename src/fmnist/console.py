@@ -48,8 +48,10 @@ def is_noise(line: str) -> bool:
     return bool(NOISE.match(line))
 
 
-def forward(source: IO[bytes], target: IO[str] | None = None) -> threading.Thread:
-    """Copy `source` to `target` (default: stderr) line by line in a thread, minus the noise."""
+def forward(source: IO[bytes], target: IO[str] | None = None,
+            prefix: str = "") -> threading.Thread:
+    """Copy `source` to `target` (default: stderr) line by line in a thread, minus the noise,
+    each line after `prefix` (which names its chapter when chapters run side by side)."""
 
     def pump() -> None:
         out = target or sys.stderr
@@ -58,7 +60,7 @@ def forward(source: IO[bytes], target: IO[str] | None = None) -> threading.Threa
             if is_noise(line) or SILENCED.is_set():
                 continue
             try:
-                out.write(line)
+                out.write(prefix + line if line.strip() else line)
                 out.flush()
             except (OSError, ValueError):  # the terminal went away: keep draining the source,
                 pass  # or its writer would block on a full pipe
@@ -96,13 +98,22 @@ def quiet_stderr() -> Iterator[None]:
 
 
 class QuietKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel's stderr reaches the terminal without start-up noise."""
+    """A kernel manager whose kernel's stderr reaches the terminal without start-up noise, each
+    line after `prefix` (`prefixed` makes one for a chapter)."""
+
+    prefix = ""
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw["stderr"] = subprocess.PIPE
         await super()._async_launch_kernel(kernel_cmd, **kw)
         interrupt.track(self.provisioner.process)  # stopped with the command, whatever stops it
-        forward(self.provisioner.process.stderr)
+        forward(self.provisioner.process.stderr, prefix=self.prefix)
+
+
+def prefixed(prefix: str) -> type[QuietKernelManager]:
+    """A `QuietKernelManager` whose kernel's stderr lines start with `prefix` (papermill takes
+    a class, not an instance)."""
+    return type("QuietKernelManager", (QuietKernelManager,), {"prefix": prefix})
 
 
 class Echo:

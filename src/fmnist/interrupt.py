@@ -41,6 +41,7 @@ CHILD_GRACE = 5.0  # seconds a child has to stop on SIGTERM before it is killed
 _pressed = False
 _signal = signal.SIGINT  # the last signal that stopped the command
 _children: list[subprocess.Popen] = []
+_children_lock = threading.Lock()
 
 
 def pressed() -> bool:
@@ -81,15 +82,17 @@ def ignore_signals() -> None:
 def track(proc: subprocess.Popen) -> subprocess.Popen:
     """Register a child process (a notebook kernel, a search's chief or worker) to be stopped
     with the command."""
-    _children[:] = [p for p in _children if p.poll() is None]
-    _children.append(proc)
+    with _children_lock:  # chapters side by side start their kernels from several threads
+        _children[:] = [p for p in _children if p.poll() is None]
+        _children.append(proc)
     return proc
 
 
 def stop_children(grace: float = CHILD_GRACE) -> None:
     """Stop every registered child still running: SIGTERM to it (to its whole process group
     when it leads one, as a kernel does), then SIGKILL after `grace` seconds."""
-    live = [p for p in _children if p.poll() is None]
+    with _children_lock:
+        live = [p for p in _children if p.poll() is None]
     for proc in live:
         _send(proc, signal.SIGTERM)
     for proc in live:

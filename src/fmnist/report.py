@@ -11,6 +11,7 @@ write) from a chapter that ran, so that none of them is taken for fresh results.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -19,9 +20,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fmnist import interrupt, paths, runs
+from fmnist import executed, interrupt, paths, runs, schedule
 from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
-from fmnist.environment import machine_description, package_versions, versions
+from fmnist.environment import package_versions, versions
 from fmnist.params import Profile
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE, STAMP_FILE
 from fmnist.results import (
@@ -32,8 +33,6 @@ from fmnist.results import (
     damage,
     load_metrics,
 )
-
-HIDDEN_TAGS = ("parameters", "injected-parameters")
 
 
 def say(message: str) -> None:
@@ -60,7 +59,8 @@ def _hash_files(files: Iterable[Path]) -> str:
 
 def code_hash() -> str:
     """Hash of the package's source: any code change makes every chapter stale."""
-    return _hash_files(Path(__file__).parent.glob("*.py"))
+    package = Path(__file__).parent
+    return _hash_files(package.rglob("*.py"))
 
 
 def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
 
 
 def _search_state(results: Path, profile: Profile) -> Any:
-    from fmnist.search import search_state
+    from fmnist.tuning.folders import search_state
 
     return search_state(results, profile.shared, profile.sections["tuning"],
                         profile.sections["cnn"])
@@ -133,59 +133,19 @@ def _ran_with_these_inputs(root: Path, profile: Profile, ch: Chapter, results: P
     return notebook.is_file() and stamp == chapter_stamp(root, profile, ch, results)
 
 
+def why_stale(root: Path, profile: Profile, ch: Chapter, results: Path) -> str | None:
+    """Why the chapter must run again: "changed" (it did not run to its end with exactly these
+    inputs) or "damaged results (...)" (a file its readers need is not sound, `results.damage`);
+    None when it is fresh. The runner decides with this function alone."""
+    if not _ran_with_these_inputs(root, profile, ch, results):
+        return "changed"
+    damaged = damage(results, ch.slug)
+    return f"damaged results ({damaged})" if damaged else None
+
+
 def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
-    """True when the chapter ran to the end with exactly these inputs and every file its
-    readers need is sound (`results.damage`)."""
-    return (_ran_with_these_inputs(root, profile, ch, results)
-            and damage(results, ch.slug) is None)
-
-
-def hide_parameter_cells(nb) -> None:
-    """Tag the parameters cells `remove-cell` (papermill drops extra tags on every run)."""
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
-
-
-def drop_noise_outputs(nb) -> None:
-    """Remove TensorFlow's and ipykernel's start-up lines from the notebook's stderr outputs
-    (the kernel captures them from its file descriptors); real warnings stay on the page."""
-    from fmnist.console import is_noise
-
-    for cell in nb.cells:
-        kept = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines = [line for line in output.text.splitlines(keepends=True)
-                         if not is_noise(line)]
-                if not "".join(lines).strip():
-                    continue
-                output.text = "".join(lines)
-            kept.append(output)
-        if cell.cell_type == "code":
-            cell.outputs = kept
-
-
-def append_run_note(nb, seconds: float, profile: Profile) -> None:
-    """Add a closing markdown cell with the chapter's run time and the profile it ran with."""
-    import nbformat
-
-    when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    nb.cells.append(nbformat.v4.new_markdown_cell(
-        f"*This chapter ran in {seconds:.1f} s on {when}, profile `{profile.name}` "
-        f"(parameters hash `{profile.digest()}`), on {machine_description()}.*"))
-
-
-def finish_notebook(path: Path, seconds: float, profile: Profile) -> None:
-    """Ready an executed chapter for the site, reading and writing the notebook once."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    hide_parameter_cells(nb)
-    drop_noise_outputs(nb)
-    append_run_note(nb, seconds, profile)
-    nbformat.write(nb, path)
+    """True when the chapter need not run again (`why_stale`)."""
+    return why_stale(root, profile, ch, results) is None
 
 
 def _read_chapter(path: Path, slug: str) -> None:
@@ -249,7 +209,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
     import papermill as pm
 
-    from fmnist.console import Echo, QuietKernelManager
+    from fmnist.console import Echo, prefixed
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
     source = root / "book" / ch.notebook
@@ -263,7 +223,8 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
         pm.execute_notebook(str(source), str(out),
                             parameters=profile.chapter(ch.slug), cwd=str(root / "book"),
                             kernel_name="python3", progress_bar=False, log_output=False,
-                            stdout_file=Echo(), kernel_manager_class=QuietKernelManager)
+                            stdout_file=Echo(indent=line_prefix(ch.slug)),
+                            kernel_manager_class=prefixed(line_prefix(ch.slug)))
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
@@ -280,10 +241,16 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
             f"inspection: {out}") from None
     _check_written(results, ch, before, out)
     seconds = time.perf_counter() - start
-    finish_notebook(out, seconds, profile)
+    executed.finish_notebook(out, seconds, profile)
     stamp = {"stamp": chapter_stamp(root, profile, ch, results), "seconds": seconds}
     atomic_write_text(results / ch.slug / STAMP_FILE, json.dumps(stamp, indent=2))
     return seconds
+
+
+def line_prefix(step: str) -> str:
+    """What starts each line a step prints (its epochs, its trials, its warnings): its name,
+    under the chapter's own lines, so that chapters running side by side stay readable."""
+    return f"{'':6}{step:<11} "
 
 
 def _relative(text: str, root: Path) -> str:
@@ -293,38 +260,87 @@ def _relative(text: str, root: Path) -> str:
 
 def run_chapters(root: Path, profile: Profile, selected: list[str],
                  force: bool | Iterable[str] = False,
-                 log: Callable[[str], None] = say) -> dict[str, float]:
-    """Execute the selected chapters in order, skipping fresh ones.
+                 log: Callable[[str], None] = say, jobs: int = 1) -> dict[str, float]:
+    """Execute the selected chapters, skipping fresh ones; return the seconds of those that ran.
 
-    `force` is True (rerun all selected) or the chapters to rerun even when fresh.
+    `force` is True (rerun all selected) or the chapters to rerun even when fresh. Up to `jobs`
+    chapters run side by side as soon as the chapters they read have ended (`fmnist.schedule`);
+    with more than one, the tuning search starts as soon as the data is ready, beside the model
+    chapters, and the tuning chapter resumes it. `jobs` 1 runs them one by one, in order.
     """
     results = paths.results_path(root, profile.shared.results_dir)
-    timings: dict[str, float] = {}
     todo = [ch for ch in chapters() if ch.slug in selected]
-    for i, ch in enumerate(todo, start=1):
-        interrupt.stop_if_interrupted()
-        prefix = f"[{i}/{len(todo)}] {ch.slug:<11}"
+    numbers = {ch.slug: f"[{i}/{len(todo)}] {ch.slug:<11}" for i, ch in enumerate(todo, 1)}
+
+    def run(ch: Chapter) -> float | None:
+        prefix = numbers[ch.slug]
         forced = force is True or (force is not False and ch.slug in force)
-        # Each results folder is checked once (the check reads every file a reader needs).
-        damaged = None if forced or not _read_stamp(results / ch.slug) else damage(results,
-                                                                                  ch.slug)
-        if damaged:
-            log(f"{prefix} damaged results ({_relative(damaged, root)}): running it again")
-        elif not forced and _ran_with_these_inputs(root, profile, ch, results):
+        stale = "forced" if forced else why_stale(root, profile, ch, results)
+        if stale is None:
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
-            continue
+            return None
+        if stale.startswith("damaged"):
+            log(f"{prefix} {_relative(stale, root)}: running it again")
         log(f"{prefix} running {ch.notebook} ...")
-        timings[ch.slug] = execute_chapter(root, profile, ch, results)
-        log(f"{prefix} done in {timings[ch.slug]:.1f} s")
-    return timings
+        seconds = execute_chapter(root, profile, ch, results)
+        log(f"{prefix} done in {seconds:.1f} s")
+        return seconds
+
+    steps = [schedule.Step(ch.slug, ch.reads, functools.partial(run, ch)) for ch in todo]
+    if jobs > 1 and _search_ahead(root, profile, results, todo, force):
+        steps = searching_first(steps, root, profile, log)
+    seconds = schedule.run_steps(steps, jobs, weight=_previous_seconds(results))
+    return {slug: s for slug, s in seconds.items() if s is not None and slug in numbers}
+
+
+def _search_ahead(root: Path, profile: Profile, results: Path, todo: list[Chapter],
+                  force: bool | Iterable[str]) -> bool:
+    """Whether to start the tuning search before its chapter: the chapter is to run and stale
+    now. (If it turns stale only once the CNN chapter has rerun, it runs its search itself.)"""
+    tuning = next((ch for ch in todo if ch.slug == "tuning"), None)
+    if tuning is None:
+        return False
+    forced = force is True or (force is not False and "tuning" in force)
+    return forced or why_stale(root, profile, tuning, results) is not None
+
+
+def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
+                    log: Callable[[str], None]) -> list[schedule.Step]:
+    """`steps` with the tuning search as a step of its own, after the data, before the tuning
+    chapter (which then resumes a finished search: only its retrain and decision remain)."""
+    def search() -> float:
+        from fmnist.tuning import ahead
+        from fmnist.tuning.distribute import SearchFailed
+
+        log(f"{line_prefix('search')}running the tuning search beside the model chapters ...")
+        try:
+            seconds = ahead.run_search_process(root, profile, prefix=line_prefix("search"))
+        except SearchFailed as err:
+            interrupt.stop_if_interrupted()  # a search stopped with the command is no failure
+            raise ChapterFailed(f"the tuning search failed: {err}") from None
+        log(f"{line_prefix('search')}done in {seconds:.1f} s")
+        return seconds
+
+    return [*(schedule.Step(s.name, (*s.needs, "search") if s.name == "tuning" else s.needs,
+                            s.run) for s in steps), schedule.Step("search", ("data",), search)]
+
+
+def _previous_seconds(results: Path) -> dict[str, float]:
+    """Each chapter's seconds in the last recorded run: the schedule starts the chapter heading
+    the longest path first."""
+    try:
+        return json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
-                     wall: float) -> None:
+                     wall: float, jobs: int = 1) -> None:
     """Record the run's metadata for the intro page and the benchmark.
 
     Chapters that were up to date keep the seconds of the run that produced them, so
-    `total_seconds` is what producing the current results took.
+    `total_seconds` is what producing the current results took, chapter after chapter; with
+    chapters side by side (`jobs`), each one's wall seconds include sharing the machine.
     """
     previous = {}
     if (results / RUN_FILE).is_file():
@@ -338,6 +354,7 @@ def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
         "chapter_seconds": seconds,
         "total_seconds": sum(seconds.values()),
         "last_invocation_seconds": wall,
+        "jobs": jobs,
         "versions": versions(),
     }
     atomic_write_text(results / RUN_FILE, json.dumps(record, indent=2))
@@ -345,13 +362,14 @@ def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
 
 def run_report(root: Path, profile: Profile, selected: list[str] | None = None,
                force: bool | Iterable[str] = False,
-               log: Callable[[str], None] = say) -> dict[str, float]:
-    """Execute the selected chapters (all by default) and record the run; return the seconds of
-    each chapter that ran. Building the site is `site.build_site`'s job."""
+               log: Callable[[str], None] = say, jobs: int = 1) -> dict[str, float]:
+    """Execute the selected chapters (all by default, up to `jobs` side by side) and record the
+    run; return the seconds of each chapter that ran. Building the site is `site.build_site`'s
+    job."""
     start = time.perf_counter()
     results = paths.results_path(root, profile.shared.results_dir)
-    timings = run_chapters(root, profile, selected or list(SLUGS), force, log)
-    write_run_record(results, profile, timings, time.perf_counter() - start)
+    timings = run_chapters(root, profile, selected or list(SLUGS), force, log, jobs)
+    write_run_record(results, profile, timings, time.perf_counter() - start, jobs)
     # The run history: what this run of the model chapters moved on validation.
     if runs.record_run(results, profile, list(timings), profile.sections["comparison"].history):
         for line in runs.after_run_lines(results):

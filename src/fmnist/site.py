@@ -36,7 +36,16 @@ def summary_markdown(results: Path, comparison) -> str:
             f"| run | |\n|---|---|\n| date | {run['date']} |\n| profile | `{run['profile']}` |\n"
             f"| parameters hash | `{run['params_hash']}` |\n| packages | {pkgs} |\n"
             f"| CPU | {v['machine']} |\n"
-            f"| total time | {run['total_seconds']:.0f} s (all chapters) |\n")
+            f"| total time | {_time_cell(run)} |\n")
+
+
+def _time_cell(run: dict) -> str:
+    """What producing the results took: the chapters' own seconds added up, and how they ran
+    (side by side, each chapter's seconds include sharing the machine)."""
+    jobs = run.get("jobs", 1)
+    how = ("one after another" if jobs == 1 else
+           f"up to {jobs} side by side, so each one's seconds include sharing the machine")
+    return f"{run['total_seconds']:.0f} s of chapters' wall time added up (chapters {how})"
 
 
 def headline_markdown(root: Path, comparison, folder: Path) -> str:
@@ -54,8 +63,9 @@ def headline_markdown(root: Path, comparison, folder: Path) -> str:
     rerun = (f"the original study's procedure as the benchmark reran it ({data['replica_note']}; "
              "open squares), " if data["replica"] else "")
     return ("```{figure} headline.png\n:alt: Test accuracy against training time per model\n\n"
-            "Test accuracy with its 95 % interval against training time (the tuned CNN's "
-            "includes its search) for this study's last run (filled circles), "
+            "Test accuracy with its 95 % interval against training time (wall seconds, shared "
+            "with the chapters running beside it; the tuned CNN's includes its search) for this "
+            "study's last run (filled circles), "
             f"{rerun}and the original study's published accuracies (right: it reported no "
             "times). A model has one colour in every figure.\n```\n\n")
 

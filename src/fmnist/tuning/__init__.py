@@ -7,6 +7,7 @@
 - `repair`: the search's saved state kept consistent, and repaired after a stop or a full disk
 - `selection`: choosing among finished trials, and what they show (pure functions)
 - `distribute`: a profile's search in this process, or as a chief oracle and N workers
+- `ahead`: the search as a process of its own, run by the report beside the model chapters
 - `steps`: the tuning chapter's steps, in the order the chapter calls them
 
 Nothing is imported here: the runner imports `fmnist.tuning.folders` alone, without Keras.
