@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from fmnist import data
 
@@ -75,10 +76,9 @@ def copy_of(built: Path, tmp_path: Path) -> Path:
     return project
 
 
-@pytest.fixture(scope="session")
-def quick_project(tmp_path_factory) -> Path:
-    """A copy of the project in which the quick report has been built once."""
-    root = copy_project(tmp_path_factory.mktemp("quick") / "proj")
+def build_quick_project(folder: Path) -> Path:
+    """A copy of the project in `folder` with the quick report built, and what the user saw."""
+    root = copy_project(folder / "proj")
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "_build/html/index.html" in proc.stdout
@@ -86,3 +86,20 @@ def quick_project(tmp_path_factory) -> Path:
     (root / "report.stdout").write_text(proc.stdout)
     (root / "report.stderr").write_text(proc.stderr)
     return root
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory, worker_id) -> Path:
+    """A copy of the project in which the quick report has been built once, for every test
+    worker: the first to need it builds it, the others wait for it (tests that change it work
+    on `copy_of` it)."""
+    if worker_id == "master":  # not under pytest-xdist
+        return build_quick_project(tmp_path_factory.mktemp("quick"))
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for all workers of this run
+    built = shared / "quick" / "proj"
+    with FileLock(str(shared / "quick.lock")):
+        if not (shared / "quick.done").is_file():
+            shutil.rmtree(shared / "quick", ignore_errors=True)  # a worker that failed midway
+            build_quick_project(shared / "quick")
+            (shared / "quick.done").touch()
+    return built
