@@ -3,7 +3,8 @@ keys) it receives besides its own, the results it reads and the model it trains.
 
 A leaf module (it imports nothing of the project's): what reruns, what a chapter receives, the
 comparison's models and their colours and the benchmark's keys all derive from `PIPELINE`.
-A model is named by its chapter's slug everywhere; `MODELS` gives its display name once.
+A model is named by its chapter's slug everywhere; `MODELS` gives its display name once, and
+`SHORT_MODELS` the name a narrow axis shows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Chapter:
     # Of a read chapter's metrics, the keys that count (the whole file where not listed).
     reads_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     model: str | None = None  # display name of the model it trains
+    model_short: str | None = None  # its name where space is short (a figure's ticks)
 
     @property
     def notebook(self) -> str:
@@ -40,9 +42,9 @@ class Chapter:
 PIPELINE: tuple[Chapter, ...] = (  # in execution order: data flows one way
     Chapter("data", 1, "The data"),
     Chapter("baseline", 2, "Baseline: logistic regression", receives={"data": SPLIT_KEYS},
-            reads=("data",), model="Logistic regression"),
+            reads=("data",), model="Logistic regression", model_short="LogReg"),
     Chapter("dense", 3, "Dense network", receives={"data": SPLIT_KEYS}, reads=("data",),
-            model="Dense network"),
+            model="Dense network", model_short="Dense"),
     Chapter("cnn", 4, "Convolutional network", receives={"data": SPLIT_KEYS}, reads=("data",),
             model="CNN"),
     # Every trial and the retrain are the CNN chapter's configuration with searched keys
@@ -54,6 +56,7 @@ PIPELINE: tuple[Chapter, ...] = (  # in execution order: data flows one way
 )
 SLUGS: tuple[str, ...] = tuple(c.slug for c in PIPELINE)
 MODELS: dict[str, str] = {c.slug: c.model for c in PIPELINE if c.model}
+SHORT_MODELS: dict[str, str] = {c.slug: c.model_short or c.model for c in PIPELINE if c.model}
 
 
 def chapter(slug: str) -> Chapter:

@@ -27,7 +27,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fmnist.chapters import MODELS
+from fmnist.chapters import MODELS, SHORT_MODELS
 from fmnist.data import CLASS_NAMES
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
@@ -447,7 +447,8 @@ def plot_headline(study: Mapping[str, Mapping[str, Any]],
 
 
 def _short(name: str) -> str:
-    return {"Logistic regression": "LogReg", "Dense network": "Dense"}.get(name, name)
+    """A model's name on a narrow axis (`chapters.SHORT_MODELS`), from its display name."""
+    return next((SHORT_MODELS[slug] for slug, display in MODELS.items() if display == name), name)
 
 
 @styled
