@@ -236,7 +236,7 @@ def load_splits(results_dir: str | Path, data_dir: str | Path | None = None,
 
 def class_counts(labels: np.ndarray) -> dict[str, int]:
     """Images per class, keyed by class name."""
-    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    counts = np.bincount(labels, minlength=N_CLASSES)
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from fmnist.data import CLASS_NAMES
+from fmnist.data import CLASS_NAMES, N_CLASSES
 from fmnist.environment import versions
 from fmnist.stats import accuracy_ci95
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> np.ndarray:
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES
+                     ) -> np.ndarray:
     """Counts: rows are true classes, columns predicted classes."""
     return np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2).reshape(
         n_classes, n_classes)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.data import N_CLASSES
+
 SIDE = 28  # Fashion-MNIST images are 28 x 28
 
 
@@ -66,7 +68,7 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, flip: bool, shift: in
     return np.ascontiguousarray(images).reshape(x.shape)
 
 
-def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
+def one_hot(y: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
     """Integer labels as float32 one-hot rows (the targets label smoothing works on)."""
     return np.eye(n_classes, dtype=np.float32)[y]
 
