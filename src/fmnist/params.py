@@ -142,7 +142,7 @@ class DenseParams(RecipeParams):
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
                            lambda v: v >= 1, "an integer >= 1")
-    # One thread: a step of this small network is shorter than the second thread's hand-off.
+    # One thread: the report runs this chapter beside others, each on one core.
     threads: int = _threads(1, "for TensorFlow's operations")
 
 
