@@ -114,6 +114,7 @@ class RecipeParams:
     """The training recipe's pieces (`recipe.Recipe`), shared by the Keras chapters; every piece
     is off by default, as in the original study."""
 
+    # A mirrored garment is the same garment: the flip keeps every label.
     augment_flip: bool = _param(False, "mirror a random half of each training batch left to right")
     augment_shift: int = _param(0, "translate training images by up to this many pixels",
                                 lambda v: 0 <= v <= 4, "an integer in [0, 4]")

@@ -14,20 +14,16 @@ from typing import Any
 import numpy as np
 
 from fmnist.data import N_CLASSES
+from fmnist.params import RecipeParams
 
 SIDE = 28  # Fashion-MNIST images are 28 x 28
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """The recipe pieces one Keras model trains with; the defaults switch every piece off."""
-
-    augment_flip: bool = False  # random horizontal mirror (label-preserving for clothes)
-    augment_shift: int = 0  # random translation by up to this many pixels each way
-    label_smoothing: float = 0.0  # share of each target spread evenly over the classes
-    ema_momentum: float = 0.0  # exponential moving average of the weights; 0 switches it off
-    warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
-    tta: bool = False  # average each image's and its mirror's predictions (validation and test)
+class Recipe(RecipeParams):
+    """The recipe pieces one Keras model trains with: the fields of the schema's `RecipeParams`
+    (each piece declared there once, with its meaning and range); the defaults switch every
+    piece off."""
 
     @classmethod
     def from_section(cls, section: Any) -> Recipe:
