@@ -6,12 +6,13 @@ Keras 3 only (`import keras`), so any Keras backend works; TensorFlow stays the 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import keras
 
 from fmnist.data import N_CLASSES
-from fmnist.params import BN_PLACEMENTS, HEADS
+from fmnist.params import BN_PLACEMENTS, HEADS, CnnParams
 
 IMAGE_SHAPE = (28, 28, 1)
 BN_MOMENTUM = 0.9
@@ -20,8 +21,11 @@ BN_MOMENTUM = 0.9
 # memory-bound. Least squares on CPU time per image over the tuning space, batch normalisation
 # after pooling (bench/cnn_step_cost.py --fit; bench/NOTES.md).
 ACTIVATION_MACS = 180
-# The original study's CNN (filters, kernels, dense units, padding, head): the unit of `cnn_cost`.
-ORIGINAL_CNN = ((32, 64), (3, 3), 128, "valid", "flatten")
+# The original study's CNN, which the schema's defaults are: every builder's and cost's default,
+# and the unit of `cnn_cost`.
+ORIGINAL_CNN = CnnParams()
+# The keys of a CNN section that set its cost per image (`cnn_macs`, `cnn_cost`).
+COST_KEYS: tuple[str, ...] = ("filters", "kernel_size", "dense_units", "padding", "head")
 
 
 def build_dense(
@@ -64,13 +68,13 @@ def _bn_relu(x, i: int):
 
 
 def build_cnn(
-    filters: Sequence[int] = (32, 64),
-    kernel_size: Sequence[int] = (3, 3),
-    dense_units: int = 128,
-    dropout: float = 0.3,
-    batch_norm: str = "none",
-    padding: str = "valid",
-    head: str = "flatten",
+    filters: Sequence[int] = ORIGINAL_CNN.filters,
+    kernel_size: Sequence[int] = ORIGINAL_CNN.kernel_size,
+    dense_units: int = ORIGINAL_CNN.dense_units,
+    dropout: float = ORIGINAL_CNN.dropout,
+    batch_norm: str = ORIGINAL_CNN.batch_norm,
+    padding: str = ORIGINAL_CNN.padding,
+    head: str = ORIGINAL_CNN.head,
 ) -> keras.Model:
     """The original study's CNN: Conv2D + MaxPooling blocks, a dense layer, dropout, softmax.
 
@@ -113,11 +117,11 @@ def _conv_shapes(filters: Sequence[int], kernel_size: Sequence[int], padding: st
 
 
 def cnn_macs(
-    filters: Sequence[int] = (32, 64),
-    kernel_size: Sequence[int] = (3, 3),
-    dense_units: int = 128,
-    padding: str = "valid",
-    head: str = "flatten",
+    filters: Sequence[int] = ORIGINAL_CNN.filters,
+    kernel_size: Sequence[int] = ORIGINAL_CNN.kernel_size,
+    dense_units: int = ORIGINAL_CNN.dense_units,
+    padding: str = ORIGINAL_CNN.padding,
+    head: str = ORIGINAL_CNN.head,
 ) -> int:
     """Multiply-accumulates of one forward pass of `build_cnn(...)` for one image."""
     shapes, flat = _conv_shapes(filters, kernel_size, padding, head)
@@ -126,11 +130,11 @@ def cnn_macs(
 
 
 def cnn_cost(
-    filters: Sequence[int] = (32, 64),
-    kernel_size: Sequence[int] = (3, 3),
-    dense_units: int = 128,
-    padding: str = "valid",
-    head: str = "flatten",
+    filters: Sequence[int] = ORIGINAL_CNN.filters,
+    kernel_size: Sequence[int] = ORIGINAL_CNN.kernel_size,
+    dense_units: int = ORIGINAL_CNN.dense_units,
+    padding: str = ORIGINAL_CNN.padding,
+    head: str = ORIGINAL_CNN.head,
 ) -> float:
     """Training cost of `build_cnn(...)` per image, relative to the original CNN's (1.0).
 
@@ -139,7 +143,7 @@ def cnn_cost(
     follows measured CPU time much better than MACs alone (bench/cnn_step_cost.py).
     """
     return (_mac_equivalents(filters, kernel_size, dense_units, padding, head)
-            / _mac_equivalents(*ORIGINAL_CNN))
+            / _mac_equivalents(*cost_arguments(ORIGINAL_CNN)))
 
 
 def _mac_equivalents(filters: Sequence[int], kernel_size: Sequence[int], dense_units: int,
@@ -149,16 +153,23 @@ def _mac_equivalents(filters: Sequence[int], kernel_size: Sequence[int], dense_u
 
 
 def cnn_activations(
-    filters: Sequence[int] = (32, 64), kernel_size: Sequence[int] = (3, 3), padding: str = "valid"
+    filters: Sequence[int] = ORIGINAL_CNN.filters,
+    kernel_size: Sequence[int] = ORIGINAL_CNN.kernel_size,
+    padding: str = ORIGINAL_CNN.padding,
 ) -> int:
     """Values the convolutions output for one image (before pooling)."""
     shapes, _ = _conv_shapes(filters, kernel_size, padding)
     return sum(out * out * f for out, _, f, _ in shapes)
 
 
-# The keys of a CNN profile section that `build_cnn` takes; the rest is the training protocol.
-CNN_BUILD_KEYS: tuple[str, ...] = ("filters", "kernel_size", "dense_units", "dropout",
-                                   "batch_norm", "padding", "head")
+def cost_arguments(section: CnnParams) -> list:
+    """The `COST_KEYS` of a CNN section, in order: `cnn_cost(*cost_arguments(section))`."""
+    return [getattr(section, k) for k in COST_KEYS]
+
+
+# The keys of a CNN profile section that `build_cnn` takes (its parameters); the rest is the
+# training protocol.
+CNN_BUILD_KEYS: tuple[str, ...] = tuple(inspect.signature(build_cnn).parameters)
 
 
 def build_cnn_from(section) -> keras.Model:

@@ -21,7 +21,7 @@ import numpy as np
 from fmnist import data
 from fmnist.chapters import MODELS
 from fmnist.evaluate import Evaluation, evaluate, evaluate_keras
-from fmnist.models import build_cnn_from, cnn_cost, cnn_macs
+from fmnist.models import build_cnn_from, cnn_cost, cnn_macs, cost_arguments
 from fmnist.params import CnnParams, DataParams, SharedParams, TuningParams
 from fmnist.recipe import Recipe, predict_probs
 from fmnist.results import load_metrics, load_predictions
@@ -56,8 +56,7 @@ def trial_rows(tuner: kt.Tuner, cnn: CnnParams, space: dict[str, list[Any]]
             timing = {}
         hp = trial.hyperparameters.values
         config = config_of(hp, cnn, space)
-        arch = [getattr(config, k) for k in ("filters", "kernel_size", "dense_units",
-                                             "padding", "head")]
+        arch = cost_arguments(config)
         rows.append({"trial": trial.trial_id,
                      **{k: getattr(config, k) for k in space},
                      "epochs": hp.get("tuner/epochs"),
