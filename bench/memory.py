@@ -39,8 +39,8 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def measure(params: Path, overrides: list[str]) -> list[dict]:
+    from fmnist.chapters import PIPELINE
     from fmnist.params import load_profile
-    from fmnist.report import chapters
 
     profile = load_profile(params, overrides)
     rows = []
@@ -51,7 +51,7 @@ def measure(params: Path, overrides: list[str]) -> list[dict]:
             shutil.copy(ROOT / name, project)
         for folder in ("book", "params"):
             shutil.copytree(ROOT / folder, project / folder)
-        for ch in chapters():
+        for ch in PIPELINE:
             values = profile.chapter(ch.slug)
             proc = subprocess.run([sys.executable, "-c", CHILD, str(project / "book"),
                                    ch.notebook, str(project / ch.notebook), json.dumps(values)],

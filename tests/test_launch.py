@@ -8,10 +8,10 @@ import json
 import pytest
 from conftest import ROOT, copy_project, fmnist
 
+from fmnist.chapters import PIPELINE
 from fmnist.params import load_profile
-from fmnist.report import chapters
 
-ALONE = [ch for ch in chapters() if ch.slug != "data"]
+ALONE = [ch for ch in PIPELINE if ch.slug != "data"]
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):

@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 
 from fmnist import cells, params
-from fmnist.report import chapters
+from fmnist.chapters import PIPELINE
 
-NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in chapters()]
+NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in PIPELINE]
 
 
 def code_cells(path):

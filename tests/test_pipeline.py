@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from conftest import copy_of, fmnist
 
-from fmnist.compare import MODEL_CHAPTERS
-from fmnist.report import chapters
+from fmnist.chapters import MODELS, PIPELINE
 
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -32,7 +31,7 @@ class Images(HTMLParser):
 def test_every_chapter_has_a_page_with_real_png_figures(quick_project):
     html = quick_project / "_build" / "html"
     assert (html / "index.html").is_file()
-    for ch in chapters():
+    for ch in PIPELINE:
         page = html / "book" / ch.notebook.replace(".ipynb", ".html")
         assert page.is_file(), page
         parser = Images()
@@ -58,7 +57,7 @@ def test_the_landing_page_shows_the_headline_figure(quick_project):
 def test_comparison_table_lists_every_model_with_a_number(quick_project):
     text = (quick_project / "_build" / "html" / "book" / "06_comparison.html").read_text()
     kept = json.loads((quick_project / "results" / "tuning" / "metrics.json").read_text())["kept"]
-    for slug, name in MODEL_CHAPTERS.items():
+    for slug, name in MODELS.items():
         if slug == "tuning" and kept == "default":
             assert re.search(rf"{name}</th>\s*<td>the CNN's: the search found no better", text)
         else:
@@ -105,7 +104,7 @@ def test_a_tuning_chapter_that_keeps_the_default(quick_project, tmp_path):
 
 
 def test_metrics_accuracy_equals_accuracy_of_saved_predictions(quick_project):
-    for slug in MODEL_CHAPTERS:
+    for slug in MODELS:
         folder = quick_project / "results" / slug
         metrics = json.loads((folder / "metrics.json").read_text())
         with np.load(folder / "predictions.npz") as saved:
@@ -129,7 +128,7 @@ def test_an_unchanged_rerun_executes_nothing(quick_project, tmp_path):
     project = copy_of(quick_project, tmp_path)
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=project)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("up to date") == len(chapters())
+    assert proc.stdout.count("up to date") == len(PIPELINE)
 
 
 def test_two_local_workers_share_one_search(quick_project, tmp_path):
@@ -196,7 +195,7 @@ def site_pages(project) -> list:
     """Every page of the built site: the chapters live under `book/`, not at the top."""
     pages = sorted((project / "_build" / "html").rglob("*.html"))
     assert {p.name for p in pages} >= {f"{ch.notebook.removesuffix('.ipynb')}.html"
-                                       for ch in chapters()}, "a chapter page is missing"
+                                       for ch in PIPELINE}, "a chapter page is missing"
     return pages
 
 

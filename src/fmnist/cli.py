@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from fmnist import interrupt
-from fmnist.chapters import MODELS, downstream
+from fmnist.chapters import MODELS, SLUGS, downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.environment import settle_home
 from fmnist.lock import LockBusy, project_lock
-from fmnist.params import CHAPTERS, ParamsError, load_profile
+from fmnist.params import ParamsError, load_profile
 from fmnist.paths import PathError, project_root, results_path
 from fmnist.results import DamagedResults
 
@@ -122,8 +122,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser = _with_defaults_shown(sub.add_parser)
     _add_profile_args(sub.add_parser("report", help="run every chapter and build the site"))
     run = sub.add_parser("run", help="rerun one chapter and those that depend on it, rebuild")
-    run.add_argument("chapter", choices=CHAPTERS, metavar="CHAPTER",
-                     help=f"the chapter to rerun: one of {', '.join(CHAPTERS)}")
+    run.add_argument("chapter", choices=SLUGS, metavar="CHAPTER",
+                     help=f"the chapter to rerun: one of {', '.join(SLUGS)}")
     _add_profile_args(run)
     tune = sub.add_parser("tune", help="run the tuning search (--workers N: KerasTuner's "
                           "distributed mode on this machine), then the chapters after it")
@@ -287,7 +287,7 @@ def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
     if args.command == "tune":
         return run_tune(args, root, profile)
     if args.command == "report":
-        report.run_report(root, profile, list(CHAPTERS), force=args.force, jobs=args.jobs)
+        report.run_report(root, profile, list(SLUGS), force=args.force, jobs=args.jobs)
     elif args.command == "run":  # the named chapter always reruns; those after it if stale
         report.run_report(root, profile, downstream(args.chapter),
                           force=args.force or [args.chapter], jobs=args.jobs)

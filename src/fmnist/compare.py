@@ -19,8 +19,6 @@ from fmnist.chapters import MODELS
 from fmnist.evaluate import format_accuracy
 from fmnist.results import load_metrics, load_predictions
 
-MODEL_CHAPTERS: dict[str, str] = MODELS  # display name of each model chapter, by slug
-
 # Published figures, not run here: shown beneath the table, clearly marked. The original study
 # trained this study's models (named as `chapters.MODELS` names them); Zalando's benchmark names
 # its own, a logistic regression among them.
@@ -48,7 +46,7 @@ class Comparison:
     @property
     def available(self) -> dict[str, dict[str, Any]]:
         """Only the models whose results exist, keyed by display name."""
-        return {MODEL_CHAPTERS[s]: m for s, m in self.metrics.items() if m is not None}
+        return {MODELS[s]: m for s, m in self.metrics.items() if m is not None}
 
     @property
     def tuned_is_default(self) -> bool:
@@ -67,7 +65,7 @@ class Comparison:
     @property
     def compared(self) -> dict[str, dict[str, Any]]:
         """The compared models' metrics, keyed by display name."""
-        return {MODEL_CHAPTERS[s]: self.metrics[s] for s in self.compared_slugs}
+        return {MODELS[s]: self.metrics[s] for s in self.compared_slugs}
 
     @functools.cached_property
     def correct_by_slug(self) -> dict[str, np.ndarray]:
@@ -82,20 +80,20 @@ class Comparison:
     @property
     def correct(self) -> dict[str, np.ndarray]:
         """`correct_by_slug`, keyed by display name."""
-        return {MODEL_CHAPTERS[s]: c for s, c in self.correct_by_slug.items()}
+        return {MODELS[s]: c for s, c in self.correct_by_slug.items()}
 
 
 def load(results: Path) -> Comparison:
     """Read every model chapter's metrics (never retrain)."""
     results = Path(results)
-    return Comparison(results, {slug: load_metrics(results / slug) for slug in MODEL_CHAPTERS})
+    return Comparison(results, {slug: load_metrics(results / slug) for slug in MODELS})
 
 
 def results_table(comparison: Comparison) -> pd.DataFrame:
     """One row per model: accuracy with 95 % CI, macro F1, times and size; missing ones marked."""
     rows = []
     for slug, m in comparison.metrics.items():
-        name = MODEL_CHAPTERS[slug]
+        name = MODELS[slug]
         if m is None:
             rows.append({"model": name,
                          "test accuracy (%)": f"missing: run `fmnist run {slug}`",
@@ -180,7 +178,7 @@ def conclusion(comparison: Comparison, alpha: float = 0.05) -> str:
         text.append(f"It is {gap:.2f} points ahead of the {worst[0]} "
                     f"({100 * worst[1]['accuracy']:.2f} %).")
         runner = ranked[1]
-        slug = {name: s for s, name in MODEL_CHAPTERS.items()}
+        slug = {name: s for s, name in MODELS.items()}
         test = ladder.pair(comparison, slug[best[0]], slug[runner[0]])
         text.append(f"Its lead over the runner-up, the {runner[0]} "
                     f"({100 * runner[1]['accuracy']:.2f} %), is "
@@ -293,7 +291,7 @@ def validation_histories(comparison: Comparison) -> dict[str, dict[str, list[flo
     for name, m in comparison.available.items():
         if not m.get("history"):
             continue
-        if name == MODEL_CHAPTERS["tuning"] and m.get("kept") == "default":
+        if name == MODELS["tuning"] and m.get("kept") == "default":
             name = f"{name} (retrained choice, not kept)"
         out[name] = m["history"]
     return out

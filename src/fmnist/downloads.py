@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fmnist import compare
-from fmnist.chapters import PIPELINE
+from fmnist.chapters import MODELS, PIPELINE
 from fmnist.data import CLASS_NAMES
 from fmnist.paths import RUN_FILE
 
@@ -60,7 +60,7 @@ def summary_table(comparison: compare.Comparison) -> pd.DataFrame:
         if m is None:
             continue
         low, high = m["accuracy_ci95"]
-        rows.append({"chapter": slug, "model": compare.MODEL_CHAPTERS[slug],
+        rows.append({"chapter": slug, "model": MODELS[slug],
                      "test_accuracy": m["accuracy"], "ci95_low": low, "ci95_high": high,
                      **{f"macro_{k}": v for k, v in m["macro"].items()},
                      "val_accuracy": m.get("val_accuracy"),

@@ -25,9 +25,8 @@ from typing import Any
 
 import yaml
 
-from fmnist.chapters import PIPELINE, SLUGS
+from fmnist.chapters import PIPELINE
 
-CHAPTERS: tuple[str, ...] = SLUGS
 MAX_TRAIN = 60_000
 BN_PLACEMENTS: tuple[str, ...] = ("none", "conv", "pool")  # models.build_cnn's batch_norm
 HEADS: tuple[str, ...] = ("flatten", "gap")  # models.build_cnn's head

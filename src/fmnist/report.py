@@ -44,11 +44,6 @@ class ChapterFailed(RuntimeError):
     """A chapter raised; the message names it, the failing cell and the kept notebook."""
 
 
-def chapters() -> list[Chapter]:
-    """All chapters in execution order (`chapters.PIPELINE`)."""
-    return list(PIPELINE)
-
-
 def _hash_files(files: Iterable[Path]) -> str:
     digest = hashlib.sha256()
     for f in sorted(files):
@@ -269,7 +264,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     chapters, and the tuning chapter resumes it. `jobs` 1 runs them one by one, in order.
     """
     results = paths.results_path(root, profile.shared.results_dir)
-    todo = [ch for ch in chapters() if ch.slug in selected]
+    todo = [ch for ch in PIPELINE if ch.slug in selected]
     numbers = {ch.slug: f"[{i}/{len(todo)}] {ch.slug:<11}" for i, ch in enumerate(todo, 1)}
 
     def run(ch: Chapter) -> float | None:
