@@ -13,10 +13,10 @@ import pytest
 from conftest import ROOT
 
 from fmnist import launch
-from fmnist.chapters import PIPELINE
+from fmnist.chapters import notebooks
 from fmnist.site import stage_book
 
-NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in PIPELINE]
+NOTEBOOKS = notebooks(ROOT)
 
 
 def setup_cell(path):
@@ -131,8 +131,8 @@ def test_the_site_names_the_fork_it_was_built_from(tmp_path):
     stage.mkdir()
     stage_book(root, tmp_path / "no-results", stage)
     assert launch.config_repository(stage) == "https://github.com/someone/fork"
-    for ch in PIPELINE:
-        cell, = setup_cell(stage / "book" / ch.notebook)
+    for path in notebooks(stage):
+        cell, = setup_cell(path)
         assert '_REPOSITORY = "https://github.com/someone/fork"' in cell.source
     assert launch.config_repository(root) != "https://github.com/someone/fork", "book/ untouched"
 
@@ -154,8 +154,8 @@ def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
     assert main(check) == 1, "the committed files name the old address"
     assert main(["--root", str(root), "repository", "https://github.com/other/study.git"]) == 0
     assert launch.config_repository(root) == "https://github.com/other/study"
-    for ch in PIPELINE:
-        cell, = setup_cell(root / "book" / ch.notebook)
+    for path in notebooks(root):
+        cell, = setup_cell(path)
         assert cell.source == launch.setup_source("https://github.com/other/study")
     assert 'repository-code: "https://github.com/other/study"' in (
         root / "CITATION.cff").read_text()

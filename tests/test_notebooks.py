@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 
 from fmnist import cells, params
-from fmnist.chapters import PIPELINE
+from fmnist.chapters import notebooks
 
-NOTEBOOKS = [ROOT / "book" / ch.notebook for ch in PIPELINE]
+NOTEBOOKS = notebooks(ROOT)
 
 
 def code_cells(path):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fmnist.chapters import notebooks
 from fmnist.params import READS, SCHEMAS, SharedParams, reads_key, received
 
 PARAMETERS_TAG = "parameters"
@@ -68,7 +69,7 @@ def main() -> None:
     """`python -m fmnist.cells`: rewrite every chapter's parameters cell in `book/`."""
     from fmnist.paths import project_root
 
-    changed = write_parameter_cells(sorted((project_root() / "book").glob("[0-9][0-9]_*.ipynb")))
+    changed = write_parameter_cells(notebooks(project_root()))
     print("\n".join(f"rewrote {p.name}" for p in changed) or "every parameters cell is current")
 
 

@@ -4,17 +4,19 @@ keys) it receives besides its own, the results it reads and the model it trains.
 A leaf module (it imports nothing of the project's): what reruns, what a chapter receives, the
 comparison's models and their colours and the benchmark's keys all derive from `PIPELINE`.
 A model is named by its chapter's slug everywhere; `MODELS` gives its display name once, and
-`SHORT_MODELS` the name a narrow axis shows.
+`SHORT_MODELS` the name a narrow axis shows. `notebooks` finds the chapters' notebooks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # The data section's keys that change the split every model chapter trains on (the sample grid's
 # `samples_per_class` shapes only the data chapter's figure).
 SPLIT_KEYS: tuple[str, ...] = ("val_fraction", "train_subset")
+BOOK_DIR = "book"  # the chapters' notebooks, in a project
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Chapter:
     def notebook(self) -> str:
         """The chapter's notebook in `book/`."""
         return f"{self.number:02d}_{self.slug}.ipynb"
+
+    def path(self, root: Path) -> Path:
+        """The chapter's notebook in the project at `root`."""
+        return root / BOOK_DIR / self.notebook
 
 
 PIPELINE: tuple[Chapter, ...] = (  # in execution order: data flows one way
@@ -74,3 +80,8 @@ def downstream(slug: str) -> list[str]:
         if any(dep in selected for dep in ch.reads):
             selected.add(ch.slug)
     return [s for s in SLUGS if s in selected]
+
+
+def notebooks(root: Path) -> list[Path]:
+    """Every chapter's notebook in the project at `root`, in execution order."""
+    return [ch.path(root) for ch in PIPELINE]

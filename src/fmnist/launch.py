@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from fmnist.chapters import notebooks
+
 CONFIG_FILE = "_config.yml"
 SETUP_TAG = "setup"
 _URL_LINE = re.compile(r"^(repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.M)
@@ -127,10 +129,6 @@ def write_setup_cells(notebooks: Iterable[Path], repository: str) -> list[Path]:
 ADDRESS_FILES = ("CITATION.cff", "README.md")
 
 
-def _chapters(root: Path) -> list[Path]:
-    return sorted((root / "book").glob("[0-9][0-9]_*.ipynb"))
-
-
 def _as_github(repository: str) -> str:
     url = github_url(repository)
     if url is None:
@@ -153,7 +151,7 @@ def set_repository(root: Path, repository: str) -> list[Path]:
     if old != url:
         write_config_repository(root / CONFIG_FILE, url)
         changed.append(root / CONFIG_FILE)
-    return changed + write_setup_cells(_chapters(root), url)
+    return changed + write_setup_cells(notebooks(root), url)
 
 
 def disagreeing(root: Path, repository: str) -> list[str]:
@@ -167,7 +165,7 @@ def disagreeing(root: Path, repository: str) -> list[str]:
     if citation.is_file() and url not in citation.read_text(encoding="utf-8"):
         out.append(citation.name)
     source = setup_source(url)
-    for path in _chapters(root):
+    for path in notebooks(root):
         cells = [c for c in nbformat.read(path, as_version=4).cells
                  if SETUP_TAG in c.metadata.get("tags", [])]
         if [c.source for c in cells] != [source]:

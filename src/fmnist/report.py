@@ -107,7 +107,7 @@ def chapter_stamp(root: Path, profile: Profile, ch: Chapter, results: Path) -> s
     the installed versions of the packages that shape results (a new lock reruns it)."""
     blob = json.dumps({"params": profile.chapter(ch.slug),
                        "inputs": chapter_inputs(ch.slug, results, profile),
-                       "notebook": _hash_files([root / "book" / ch.notebook]),
+                       "notebook": _hash_files([ch.path(root)]),
                        "code": code_hash(), "environment": package_versions()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -207,7 +207,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     from fmnist.console import Echo, prefixed
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
-    source = root / "book" / ch.notebook
+    source = ch.path(root)
     out = results / NOTEBOOKS_DIR / ch.notebook
     out.parent.mkdir(parents=True, exist_ok=True)
     (results / ch.slug / STAMP_FILE).unlink(missing_ok=True)
@@ -216,7 +216,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(source), str(out),
-                            parameters=profile.chapter(ch.slug), cwd=str(root / "book"),
+                            parameters=profile.chapter(ch.slug), cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             stdout_file=Echo(indent=line_prefix(ch.slug)),
                             kernel_manager_class=prefixed(line_prefix(ch.slug)))

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from fmnist import citation, downloads, ladder, launch, runs
-from fmnist.chapters import PIPELINE
+from fmnist.chapters import PIPELINE, notebooks
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE
 
 
@@ -189,7 +189,7 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
     # show, name the repository this copy came from (a fork's own), else `_config.yml`'s.
     repository = launch.repository_url(root)
     launch.write_config_repository(stage / "_config.yml", repository)
-    launch.write_setup_cells([book / ch.notebook for ch in PIPELINE], repository)
+    launch.write_setup_cells(notebooks(stage), repository)
 
 
 def build_site(root: Path, results: Path, strict: bool = True) -> Path:
