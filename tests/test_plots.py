@@ -8,6 +8,7 @@ from matplotlib.colors import to_rgb
 
 from fmnist import evaluate, plots
 from fmnist.data import CLASS_NAMES
+from fmnist.tuning.selection import key_effects
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -173,6 +174,16 @@ def test_trials_against_cost_group_by_a_key_and_circle_the_choice():
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["filters 8-16", "filters 8-16-32", "chosen"]
     assert list(ax.collections[-1].get_offsets()[0]) == [2.0, 85.0]
+
+
+def test_the_search_figures_read_booleans_as_the_tables_beside_them():
+    rows = [{"augment_flip": True, "val_accuracy": 0.9},
+            {"augment_flip": False, "val_accuracy": 0.8}]
+    ax = plots.plot_hyperparameters(rows, ["augment_flip"]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["no", "yes"]
+    effects = key_effects([{**r, "trial": str(i)} for i, r in enumerate(rows)],
+                          {"augment_flip": [False, True]})
+    assert effects[0]["best value (mean)"] == "yes"
 
 
 def test_trial_and_epoch_axes_count_whole_numbers():

@@ -29,6 +29,7 @@ import numpy as np
 
 from fmnist.chapters import MODELS, SHORT_MODELS
 from fmnist.data import CLASS_NAMES
+from fmnist.tuning.selection import value_label
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
 DPI = 144
@@ -476,7 +477,7 @@ def plot_trials_cost(rows: Sequence[Mapping[str, Any]], chosen: str,
     """The search in one figure: every trial's score against its training cost, coloured by one
     searched key, the chosen trial circled and named."""
     fig, ax = plt.subplots(figsize=(WIDTH, 4))
-    labels = [_label(r[group]) if group in r else "" for r in rows]
+    labels = [value_label(r[group]) if group in r else "" for r in rows]
     for value in sorted(set(labels), key=lambda v: (len(v), v)):
         sel = [r for r, lab in zip(rows, labels, strict=True) if lab == value]
         ax.scatter([r["cost"] for r in sel], [100 * r["val_accuracy"] for r in sel], s=40,
@@ -516,7 +517,7 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
                              sharey=True)
     acc = 100 * np.array([r["val_accuracy"] for r in rows])
     for ax, name in zip(axes.flat, names, strict=False):
-        labels = [_label(r[name]) for r in rows]
+        labels = [value_label(r[name]) for r in rows]
         categories = sorted(set(labels), key=lambda v: (len(v), v))
         x = np.array([categories.index(v) for v in labels], dtype=float)
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(x))
@@ -542,7 +543,7 @@ def plot_hyperparameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]
 
 def _best_per_value(rows, acc: np.ndarray, name: str) -> str:
     """One key's best trial per value, in words."""
-    labels = np.array([_label(r[name]) for r in rows])
+    labels = np.array([value_label(r[name]) for r in rows])
     best = {v: acc[labels == v].max() for v in sorted(set(labels), key=lambda v: (len(v), v))}
     return f"{name}: " + ", ".join(f"{v} best {a:.2f} %" for v, a in best.items()) + "."
 
@@ -570,12 +571,6 @@ def _seconds_axis(ax) -> None:
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(label))
     ax.xaxis.set_minor_formatter(FuncFormatter(label))
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return "-".join(map(str, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @styled

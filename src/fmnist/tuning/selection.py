@@ -44,7 +44,8 @@ def standard_error(accuracy: float, n: int) -> float:
 
 
 def value_label(value: Any) -> str:
-    """A searched value as it reads on a page: lists and numbers in their plain form."""
+    """A searched value as every figure and table of the search shows it: lists and numbers in
+    their plain form, booleans as yes or no."""
     if isinstance(value, list | tuple):
         return "-".join(map(str, value))
     if isinstance(value, bool):
