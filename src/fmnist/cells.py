@@ -1,13 +1,16 @@
-"""The chapters' parameters cells, written from the schema (`params`), never typed by hand.
+"""The chapters' generated cells: the parameters cell, written from the schema (`params`) and
+never typed by hand, and the one way to rewrite a tagged cell (the setup cell's writer,
+`launch`, uses it too).
 
-`fmnist cells` rewrites them; a test fails when a committed cell differs from what this writes.
+`python -m fmnist.cells` rewrites the parameters cells; a test fails when a committed cell
+differs from what this writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +49,43 @@ def parameters_source(chapter: str) -> str:
     return "\n".join(lines)
 
 
-def write_parameter_cells(notebooks: Iterable[Path]) -> list[Path]:
-    """Rewrite the cell tagged `parameters` of each chapter from the schema; return those
-    changed. A chapter's slug is its file name after the number (`04_cnn.ipynb`: `cnn`)."""
+def _tagged(cells: Iterable[Any], tag: str) -> list[Any]:
+    return [c for c in cells if tag in c.metadata.get("tags", [])]
+
+
+def tagged_sources(path: Path, tag: str) -> list[str]:
+    """The code of every cell tagged `tag` in the notebook at `path`."""
+    import nbformat
+
+    return [c.source for c in _tagged(nbformat.read(path, as_version=4).cells, tag)]
+
+
+def write_tagged_cells(notebooks: Iterable[Path], tag: str, source: Callable[[Path], str]
+                       ) -> list[Path]:
+    """Give the one cell tagged `tag` of each notebook the code `source(path)`, writing only
+    the notebooks that change; return them. `ValueError` when a notebook has not exactly one
+    such cell."""
     import nbformat
 
     changed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
-        cells = [c for c in nb.cells if PARAMETERS_TAG in c.metadata.get("tags", [])]
+        cells = _tagged(nb.cells, tag)
         if len(cells) != 1:
-            raise ValueError(f"{path} must have exactly one cell tagged `{PARAMETERS_TAG}`")
-        source = parameters_source(path.stem.split("_", 1)[1])
-        if cells[0].source != source:
-            cells[0].source = source
+            raise ValueError(f"{path} must have exactly one cell tagged `{tag}`")
+        text = source(path)
+        if cells[0].source != text:
+            cells[0].source = text
             nbformat.write(nb, path)
             changed.append(path)
     return changed
+
+
+def write_parameter_cells(notebooks: Iterable[Path]) -> list[Path]:
+    """Rewrite the cell tagged `parameters` of each chapter from the schema; return those
+    changed. A chapter's slug is its file name after the number (`04_cnn.ipynb`: `cnn`)."""
+    return write_tagged_cells(notebooks, PARAMETERS_TAG,
+                              lambda path: parameters_source(path.stem.split("_", 1)[1]))
 
 
 def main() -> None:

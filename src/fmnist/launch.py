@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from fmnist.cells import tagged_sources, write_tagged_cells
 from fmnist.chapters import notebooks
 
 CONFIG_FILE = "_config.yml"
@@ -108,20 +109,8 @@ def write_config_repository(config: Path, repository: str) -> None:
 
 def write_setup_cells(notebooks: Iterable[Path], repository: str) -> list[Path]:
     """Rewrite the cell tagged `setup` of each notebook for `repository`; return those changed."""
-    import nbformat
-
-    changed = []
     source = setup_source(repository)
-    for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        cells = [c for c in nb.cells if SETUP_TAG in c.metadata.get("tags", [])]
-        if len(cells) != 1:
-            raise ValueError(f"{path} must have exactly one cell tagged `{SETUP_TAG}`")
-        if cells[0].source != source:
-            cells[0].source = source
-            nbformat.write(nb, path)
-            changed.append(path)
-    return changed
+    return write_tagged_cells(notebooks, SETUP_TAG, lambda _: source)
 
 
 # Text files that name the repository besides `_config.yml` and the setup cells: the citation
@@ -157,8 +146,6 @@ def set_repository(root: Path, repository: str) -> list[Path]:
 def disagreeing(root: Path, repository: str) -> list[str]:
     """The places that do not name `repository`: `_config.yml`, a chapter's setup cell, the
     citation (empty when every place agrees)."""
-    import nbformat
-
     url = _as_github(repository)
     out = [] if config_repository(root) == url else [CONFIG_FILE]
     citation = root / "CITATION.cff"
@@ -166,8 +153,6 @@ def disagreeing(root: Path, repository: str) -> list[str]:
         out.append(citation.name)
     source = setup_source(url)
     for path in notebooks(root):
-        cells = [c for c in nbformat.read(path, as_version=4).cells
-                 if SETUP_TAG in c.metadata.get("tags", [])]
-        if [c.source for c in cells] != [source]:
+        if tagged_sources(path, SETUP_TAG) != [source]:
             out.append(f"book/{path.name}")
     return out
