@@ -74,28 +74,30 @@ def dense_that_ran(tmp_path):
     profile = load_profile(root / "params" / "quick.yaml")
     results = root / "results"
     ch = chapters.chapter("dense")
-    assert not report.is_fresh(root, profile, ch, results)
+    assert report.why_stale(root, profile, ch, results) == "changed"
     (results / "notebooks").mkdir(parents=True)
     (results / "notebooks" / ch.notebook).write_text("{}")
     sound_dense_results(results)
     stamp = report.chapter_stamp(root, profile, ch, results)
     (results / "dense" / report.STAMP_FILE).write_text(json.dumps({"stamp": stamp}))
-    assert report.is_fresh(root, profile, ch, results)
+    assert report.why_stale(root, profile, ch, results) is None
     return root, profile, results, ch
 
 
 def test_a_chapter_is_fresh_only_with_the_same_inputs(tmp_path):
     root, profile, results, ch = dense_that_ran(tmp_path)
     changed = load_profile(root / "params" / "quick.yaml", ["dense.epochs=2"])
-    assert not report.is_fresh(root, changed, ch, results)
+    assert report.why_stale(root, changed, ch, results) == "changed"
     other = load_profile(root / "params" / "quick.yaml", ["cnn.epochs=2"])
-    assert report.is_fresh(root, other, ch, results), "another chapter's change is irrelevant"
+    assert report.why_stale(root, other, ch, results) is None, \
+        "another chapter's change is irrelevant"
     (root / "book" / ch.notebook).write_text((root / "book" / ch.notebook).read_text() + " ")
-    assert not report.is_fresh(root, profile, ch, results), "an edited notebook is stale"
+    assert report.why_stale(root, profile, ch, results) == "changed", "an edited notebook is stale"
     (root / "book" / ch.notebook).write_text((root / "book" / ch.notebook).read_text()[:-1])
-    assert report.is_fresh(root, profile, ch, results)
+    assert report.why_stale(root, profile, ch, results) is None
     (results / "dense" / "predictions.npz").write_bytes(b"truncated")
-    assert not report.is_fresh(root, profile, ch, results), "damaged results are stale"
+    stale = report.why_stale(root, profile, ch, results)
+    assert stale.startswith("damaged results (") and "predictions.npz" in stale, stale
 
 
 def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypatch):
@@ -103,7 +105,7 @@ def test_a_chapter_made_with_other_package_versions_is_stale(tmp_path, monkeypat
     installed = report.package_versions()
     monkeypatch.setattr(report, "package_versions",
                         lambda: {**installed, "tensorflow": "9.9.9"})  # as after `make lock`
-    assert not report.is_fresh(root, profile, ch, results)
+    assert report.why_stale(root, profile, ch, results) == "changed"
 
 
 def test_a_failed_build_leaves_the_previous_site(tmp_path):

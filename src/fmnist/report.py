@@ -138,11 +138,6 @@ def why_stale(root: Path, profile: Profile, ch: Chapter, results: Path) -> str |
     return f"damaged results ({damaged})" if damaged else None
 
 
-def is_fresh(root: Path, profile: Profile, ch: Chapter, results: Path) -> bool:
-    """True when the chapter need not run again (`why_stale`)."""
-    return why_stale(root, profile, ch, results) is None
-
-
 def _read_chapter(path: Path, slug: str) -> None:
     """Refuse a chapter whose notebook an edit left unreadable, before a kernel starts."""
     import nbformat
