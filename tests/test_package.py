@@ -160,7 +160,7 @@ model, grid, _ = linear.select_logreg((x, y), (x, y), solvers=["lbfgs"], c_grid=
 root = Path(tempfile.mkdtemp())
 (root / "baseline").mkdir()
 model.save(root / "baseline" / "model.npz")
-results.load_model(root, "baseline")
+linear.LogRegModel.load(root / "baseline" / "model.npz")
 evaluate.evaluate_predictor(model.predict_proba, x, y)
 print(sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
 """

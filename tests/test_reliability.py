@@ -17,10 +17,11 @@ import nbformat
 import numpy as np
 import pytest
 from conftest import ROOT, copy_of, copy_project, fmnist
+from saved_model import load_model
 
 from fmnist import cli, data, interrupt
 from fmnist.paths import PathError
-from fmnist.results import load_model, load_predictions
+from fmnist.results import load_predictions
 
 TIMING_KEYS = {"train_seconds", "inference_ms_per_1k", "search_seconds", "seconds"}
 

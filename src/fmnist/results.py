@@ -133,25 +133,3 @@ def load_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise _damaged(path, reason)
     return loaded["probs"], loaded["y_true"]
 
-
-def load_model(results: str | Path, chapter: str):
-    """Reload a chapter's trained model, only from the project's own results folder.
-
-    Keras models load with `safe_mode=True` (no arbitrary code from lambdas); the logistic
-    regression is plain coefficients (no pickle).
-    """
-    from fmnist.linear import LogRegModel
-    from fmnist.paths import PathError
-
-    results = Path(results).resolve()
-    folder = (results / chapter).resolve()
-    if not folder.is_relative_to(results) or folder == results:
-        raise PathError(f"chapter `{chapter}` points outside the results folder {results}.")
-    if (folder / "model.npz").is_file():
-        return LogRegModel.load(folder / "model.npz")
-    path = folder / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run the `{chapter}` chapter first.")
-    import keras
-
-    return keras.saving.load_model(path, safe_mode=True)
