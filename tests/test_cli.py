@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -41,8 +42,6 @@ def test_unknown_chapter_is_a_usage_error():
 
 
 def test_a_runtime_only_install_names_the_extra_a_command_needs(monkeypatch, capsys):
-    import importlib.util
-
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "papermill" else real(name, *a))
@@ -52,6 +51,32 @@ def test_a_runtime_only_install_names_the_extra_a_command_needs(monkeypatch, cap
                           "(papermill missing")
     assert "pip install 'fmnist-report[report]'" in err and "Traceback" not in err
     assert cli.missing_extra("data") is None  # the runtime alone finds and verifies the data
+    assert cli.missing_extra("runs") is None  # the history is JSON and NumPy files
+
+
+def test_fmnist_repository_names_the_extra_it_needs(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nbformat" else real(name, *a))
+    assert "(nbformat missing" in cli.missing_extra("repository")
+
+
+# A runtime-only install (what Colab installs): none of the `report` extra can be imported.
+WITHOUT_THE_EXTRA = """
+import sys
+for name in ("papermill", "nbformat", "jupyter_client", "ipykernel", "jupyter_book"):
+    sys.modules[name] = None  # importing it raises ImportError
+from fmnist import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_runtime_only_install_reports_an_expected_error_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_THE_EXTRA, "data", "--no-download",
+                           "--data-dir", str(tmp_path / "nowhere")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_the_command_line_reads_as_a_users_tool():

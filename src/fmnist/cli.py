@@ -37,12 +37,13 @@ main commands:
   fmnist verify --quick          rerun a chapter and compare its test predictions with a
                                  published run (exit 0: identical, 1: they differ)
 """
-# What each command needs beyond the package's runtime: the `report` extra's modules.
+# What each command needs beyond the package's runtime: the `report` extra's modules (`data`
+# and `runs` need none; `repository` reads and writes the chapters' cells with nbformat).
 REPORT_EXTRA = ("papermill", "nbformat", "jupyter_client", "ipykernel", "jupyter_book")
 NEEDS: dict[str, tuple[str, ...]] = {"report": REPORT_EXTRA, "run": REPORT_EXTRA,
                                      "tune": REPORT_EXTRA, "build": REPORT_EXTRA,
                                      "verify": REPORT_EXTRA,
-                                     "publish": ("ghp_import",)}
+                                     "publish": ("ghp_import",), "repository": ("nbformat",)}
 
 
 def missing_extra(command: str) -> str | None:
@@ -371,15 +372,21 @@ def _interrupted() -> int:
     return interrupt.exit_code()
 
 
+def _raised_by(module: str, *names: str) -> tuple[type[Exception], ...]:
+    """The error classes `names` of `module` if it is loaded: an error of a module that was
+    never imported cannot be the one raised, and importing the runner here would need the
+    `report` extra (a runtime-only install reports `fmnist data`'s errors too)."""
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names) if loaded else ()
+
+
 def _failed(err: Exception) -> int:
     """An expected error's one line and exit code; anything else is a bug, raised as is."""
-    from fmnist.report import ChapterFailed
-    from fmnist.site import PublishError, SiteFailed
-
-    if isinstance(err, (*USAGE_ERRORS, PublishError)):
+    if isinstance(err, (*USAGE_ERRORS, *_raised_by("fmnist.site", "PublishError"))):
         print(f"fmnist: error: {err}", file=sys.stderr)
         return 2
-    if isinstance(err, (ChapterFailed, SiteFailed)):
+    if isinstance(err, (*_raised_by("fmnist.report", "ChapterFailed"),
+                        *_raised_by("fmnist.site", "SiteFailed"))):
         print(f"fmnist: {err}", file=sys.stderr)
         return 1
     full = _full_disk(err)
