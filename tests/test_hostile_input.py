@@ -11,7 +11,9 @@ import pytest
 from conftest import ROOT, copy_project, fmnist
 
 from fmnist import cli, launch
-from fmnist.params import MAX_PROFILE_BYTES, ParamsError, load_profile
+from fmnist.params import load_profile
+from fmnist.profile_yaml import MAX_PROFILE_BYTES
+from fmnist.schema import ParamsError
 
 # An alias "bomb": each level refers nine times to the one below, 9**8 lists once expanded.
 BOMB = "a0: &a0 [1]\n" + "".join(

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from fmnist import cells, params
+from fmnist import cells, schema
 from fmnist.chapters import notebooks
 
 NOTEBOOKS = notebooks(ROOT)
@@ -42,11 +42,11 @@ def test_one_parameters_cell_with_schema_defaults(path):
     for node in ast.parse(cells[0].source).body:
         assert isinstance(node, ast.AnnAssign), "the parameters cell holds typed assignments only"
         values[node.target.id] = ast.literal_eval(node.value)
-    expected = {**dataclasses.asdict(params.SharedParams()),
-                **dataclasses.asdict(params.SCHEMAS[slug]()),
-                **{params.reads_key(dep): params.received(
-                    slug, dep, dataclasses.asdict(params.SCHEMAS[dep]()))
-                   for dep in params.READS.get(slug, ())}}
+    expected = {**dataclasses.asdict(schema.SharedParams()),
+                **dataclasses.asdict(schema.SCHEMAS[slug]()),
+                **{schema.reads_key(dep): schema.received(
+                    slug, dep, dataclasses.asdict(schema.SCHEMAS[dep]()))
+                   for dep in schema.READS.get(slug, ())}}
     assert values == expected
     every_line_commented = all("#" in line for line in cells[0].source.splitlines()[1:])
     assert every_line_commented

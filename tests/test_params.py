@@ -10,7 +10,8 @@ import yaml
 from conftest import ROOT
 
 from fmnist import chapters, params
-from fmnist.params import ParamsError, load_profile
+from fmnist.params import load_profile
+from fmnist.schema import CnnParams, ParamsError
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -123,7 +124,7 @@ def test_notebook_namespace_validation_matches_profile_messages():
         params.from_namespace("cnn", {"epoch": 3})
     shared, section = params.from_namespace("cnn", {"seed": 5, "epochs": 2})
     assert shared.seed == 5 and section.epochs == 2
-    assert section.filters == params.CnnParams().filters
+    assert section.filters == CnnParams().filters
 
 
 def test_tuning_chapter_receives_the_cnn_section_and_checks_its_space_against_it():

@@ -11,6 +11,7 @@ from scipy.stats import binomtest
 from test_compare import plant
 
 from fmnist import params, runs
+from fmnist.schema import ParamsError
 
 N_VAL = 100
 
@@ -138,7 +139,7 @@ def test_fmnist_runs_refuses_one_run_or_an_unknown_one(tmp_path, capsys):
     assert "takes no run (to list them) or two" in capsys.readouterr().err
     rerun(tmp_path, "cnn", 20, 12)
     runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
-    with pytest.raises(params.ParamsError, match="`9` is no run; the history holds: 1"):
+    with pytest.raises(ParamsError, match="`9` is no run; the history holds: 1"):
         cli.show_runs(tmp_path, ["1", "9"])
 
 

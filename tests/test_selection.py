@@ -53,7 +53,7 @@ def test_selection_needs_trials_and_a_known_rule():
 
 
 def test_a_searched_depth_repeats_the_sections_kernel_size():
-    from fmnist.params import CnnParams
+    from fmnist.schema import CnnParams
 
     cnn = CnnParams(filters=[32, 64], kernel_size=[5, 5])
     deeper = space.with_searched(cnn, {"filters": [16, 32, 64], "dropout": 0.2})
@@ -115,7 +115,7 @@ def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
 
 
 def test_a_searched_flip_brings_test_time_averaging_with_it():
-    from fmnist.params import CnnParams
+    from fmnist.schema import CnnParams
 
     cnn = CnnParams()
     assert (cnn.augment_flip, cnn.tta) == (False, False)

@@ -11,7 +11,7 @@ from conftest import copy_project, fmnist
 from scipy.stats import binomtest
 
 from fmnist import evaluate, results, verify
-from fmnist.params import ParamsError
+from fmnist.schema import ParamsError
 
 
 def probabilities(y_pred: np.ndarray) -> np.ndarray:

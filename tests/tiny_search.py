@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.params import CnnParams, TuningParams
+from fmnist.schema import CnnParams, TuningParams
 from fmnist.tuning.hypermodel import CnnHyperModel
 from fmnist.tuning.steps import trial_rows
 from fmnist.tuning.tuners import make_tuner

@@ -1,4 +1,4 @@
-"""The chapters' generated cells: the parameters cell, written from the schema (`params`) and
+"""The chapters' generated cells: the parameters cell, written from the schema (`schema`) and
 never typed by hand, and the one way to rewrite a tagged cell (the setup cell's writer,
 `launch`, uses it too).
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fmnist.chapters import notebooks
-from fmnist.params import READS, SCHEMAS, SharedParams, reads_key, received
+from fmnist.schema import READS, SCHEMAS, SharedParams, reads_key, received
 
 PARAMETERS_TAG = "parameters"
 HEADER = "# Parameters (papermill replaces these; `fmnist report` passes a profile's values)."
@@ -40,7 +40,7 @@ def _lines(schema: type, instance: Any) -> list[str]:
 
 def parameters_source(chapter: str) -> str:
     """The parameters cell of `chapter`: shared keys, its section's keys with their defaults and
-    help, and one mapping per section it reads (`params.READS`)."""
+    help, and one mapping per section it reads (`schema.READS`)."""
     lines = [HEADER, *_lines(SharedParams, SharedParams()),
              *_lines(SCHEMAS[chapter], SCHEMAS[chapter]())]
     lines += [f"{reads_key(dep)}: dict = "

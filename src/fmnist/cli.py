@@ -17,9 +17,10 @@ from fmnist.chapters import MODELS, SLUGS, downstream
 from fmnist.data import DataError, describe_source, find_data_dir, load_dataset
 from fmnist.environment import settle_home
 from fmnist.lock import LockBusy, project_lock
-from fmnist.params import ParamsError, load_profile
+from fmnist.params import load_profile
 from fmnist.paths import PathError, project_root, results_path
 from fmnist.results import DamagedResults
+from fmnist.schema import ParamsError
 
 DEFAULT_PARAMS = "params/default.yaml"
 DESCRIPTION = """\

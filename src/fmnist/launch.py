@@ -88,7 +88,7 @@ def config_repository(root: Path) -> str:
 def repository_url(root: Path) -> str:
     """The project's address: the GitHub remote `origin`, else `_config.yml`'s, which must be a
     plain GitHub address (`ParamsError` otherwise: it would reach the site's pages)."""
-    from fmnist.params import ParamsError
+    from fmnist.schema import ParamsError
 
     found = git_repository(root)
     if found:

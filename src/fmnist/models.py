@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import keras
 
 from fmnist.data import N_CLASSES
-from fmnist.params import BN_PLACEMENTS, HEADS, CnnParams
+from fmnist.schema import BN_PLACEMENTS, HEADS, CnnParams
 
 IMAGE_SHAPE = (28, 28, 1)
 BN_MOMENTUM = 0.9

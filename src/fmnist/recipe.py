@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fmnist.data import N_CLASSES
-from fmnist.params import RecipeParams
+from fmnist.schema import RecipeParams
 
 SIDE = 28  # Fashion-MNIST images are 28 x 28
 

@@ -27,10 +27,11 @@ import numpy as np
 from fmnist import stats
 from fmnist.chapters import MODELS, PIPELINE, SLUGS
 from fmnist.evaluate import DIGEST_KEY, predictions_digest
-from fmnist.params import ParamsError, Profile, apply_overrides, load_profile, profile_from_mapping
+from fmnist.params import Profile, apply_overrides, load_profile, profile_from_mapping
 from fmnist.paths import RUN_FILE
 from fmnist.report import ChapterFailed, run_chapters
 from fmnist.results import PREDICTIONS_FILE, load_metrics, load_predictions
+from fmnist.schema import ParamsError
 
 QUICK = "dense"  # `--quick`: a TensorFlow chapter that reruns in well under two minutes
 PROJECT_FILES = ("_config.yml", "_toc.yml", "book", "params")  # what running a chapter reads

@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 from fmnist.data import split_key
-from fmnist.params import CnnParams, SharedParams, TuningParams, params_hash
+from fmnist.params import params_hash
+from fmnist.schema import CnnParams, SharedParams, TuningParams
 
 PROJECT = "search"  # a search's folder is `results/tuning/search-<hash>/`
 # Files of a search's folder beside KerasTuner's `trial.json`s: the oracle's saved state, and

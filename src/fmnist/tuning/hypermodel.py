@@ -13,8 +13,8 @@ import keras_tuner as kt
 import numpy as np
 
 from fmnist.models import build_cnn_from
-from fmnist.params import CnnParams
 from fmnist.recipe import Recipe, make_batches
+from fmnist.schema import CnnParams
 from fmnist.train import best_epoch_callback, compile_model, training_callbacks
 from fmnist.tuning.space import sample_config, trial_seed
 

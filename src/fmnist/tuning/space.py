@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from fmnist.params import CnnParams
+from fmnist.schema import CnnParams
 
 
 def encode_choices(values: list[Any]) -> list[Any]:

@@ -22,10 +22,10 @@ from fmnist import data
 from fmnist.chapters import MODELS
 from fmnist.evaluate import Evaluation, evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs, cost_arguments
-from fmnist.params import CnnParams, DataParams, SharedParams, TuningParams
 from fmnist.recipe import Recipe, predict_probs
 from fmnist.results import load_metrics, load_predictions
 from fmnist.runs import VAL_PREDICTIONS_FILE, save_validation
+from fmnist.schema import CnnParams, DataParams, SharedParams, TuningParams
 from fmnist.train import FitResult, fit_keras, seed_everything
 from fmnist.tuning.folders import (
     SECONDS_FILE,

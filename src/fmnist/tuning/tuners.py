@@ -19,7 +19,7 @@ import keras_tuner as kt
 from keras_tuner.src.distribute import utils as dist_utils
 
 from fmnist import interrupt
-from fmnist.params import TuningParams
+from fmnist.schema import TuningParams
 from fmnist.tuning.folders import (
     HYPERBAND_FACTOR,
     ORACLE_FILE,
