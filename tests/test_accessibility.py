@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fmnist import plots, sphinx_ext
+from fmnist import sphinx_ext
+from fmnist.plots import search, style
 
 # Debian's chromium (never a browser downloaded by Playwright).
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
@@ -66,12 +67,11 @@ def test_the_alt_check_rejects_a_file_name_and_accepts_a_description():
 
 
 def test_a_png_description_becomes_the_text_sphinx_reads(tmp_path):
-    fig = plots.plot_trials([0.5, 0.7])
-    plots.save(fig, tmp_path, "trials")
-    assert sphinx_ext.png_description(tmp_path / "trials.png") == plots.description(fig)
+    fig = search.plot_trials([0.5, 0.7])
+    style.save(fig, tmp_path, "trials")
+    assert sphinx_ext.png_description(tmp_path / "trials.png") == style.description(fig)
     (tmp_path / "plain.png").write_bytes(b"not an image")
     assert sphinx_ext.png_description(tmp_path / "plain.png") is None
-    assert sphinx_ext.PNG_DESCRIPTION == plots.PNG_DESCRIPTION  # one key, stated twice
 
 
 def test_pandas_index_name_row_folds_into_the_header_and_no_header_cell_is_empty():

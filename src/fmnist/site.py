@@ -53,12 +53,14 @@ def headline_markdown(root: Path, comparison, folder: Path) -> str:
     (nothing while no model has results)."""
     import matplotlib.pyplot as plt
 
-    from fmnist import compare, plots
+    from fmnist import compare
+    from fmnist.plots import comparison as comparison_plots
+    from fmnist.plots import style
 
     data = compare.headline_inputs(comparison, root / compare.BENCH_FILE)
     if not data["study"]:
         return ""
-    fig = plots.save(plots.plot_headline(**data), folder, "headline")
+    fig = style.save(comparison_plots.plot_headline(**data), folder, "headline")
     plt.close(fig)
     rerun = (f"the original study's procedure as the benchmark reran it ({data['replica_note']}; "
              "open squares), " if data["replica"] else "")
@@ -128,14 +130,14 @@ def runs_markdown(results: Path, folder: Path) -> tuple[str, str]:
     to it, which appears once the history holds more than one run."""
     import matplotlib.pyplot as plt
 
-    from fmnist import plots
+    from fmnist.plots import comparison, style
 
     history, damaged = runs.load_runs(results)
     body = runs.page_markdown(history, damaged)
     if len(history) < 2:
         return body, ""
-    fig = plots.plot_validation_history(runs.validation_series(history))
-    plots.save(fig, folder, "runs_validation")
+    fig = comparison.plot_validation_history(runs.validation_series(history))
+    style.save(fig, folder, "runs_validation")
     plt.close(fig)
     figure = ("```{figure} runs_validation.png\n:alt: " + fig.description + "\n\n"
               "Each model's validation accuracy in every run of the history, oldest to "

@@ -1,6 +1,6 @@
 """A Sphinx extension for the report site: pages a screen reader can read, without script errors.
 
-- Every figure's alt text is the description its PNG carries (`plots.save` writes what the
+- Every figure's alt text is the description its PNG carries (`plots.style.save` writes what the
   figure shows, in words, into the image); myst-nb gives a notebook's images none.
 - Every table has header cells with text: pandas' index-name row is folded into the header row,
   and a header cell left empty (a table's corner) becomes a data cell. A table wider than the
@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-PNG_DESCRIPTION = "Description"  # plots.PNG_DESCRIPTION; not imported, as plots loads matplotlib
+from fmnist.plots import PNG_DESCRIPTION  # `fmnist.plots` alone loads no matplotlib
+
 TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
 
 
