@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from readme import provenance, record, render
+from scipy.stats import spearmanr
 
 from fmnist import data, environment, models, params, recipe, train
 from fmnist.tuning.space import with_searched
@@ -89,8 +90,6 @@ def measure(n_configs: int, seed: int) -> None:
 
 def spearman(a, b) -> tuple[float, float]:
     """Spearman's rank correlation and its two-sided p-value."""
-    from scipy.stats import spearmanr
-
     result = spearmanr(a, b)
     return float(result.statistic), float(result.pvalue)
 

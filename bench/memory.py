@@ -23,6 +23,10 @@ from pathlib import Path
 
 from readme import replace_block
 
+from fmnist.chapters import PIPELINE
+from fmnist.environment import machine_description, versions
+from fmnist.params import load_profile
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 BINDER_GUARANTEED_MIB, BINDER_LIMIT_MIB = 1024, 2048
@@ -39,9 +43,6 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def measure(params: Path, overrides: list[str]) -> list[dict]:
-    from fmnist.chapters import PIPELINE
-    from fmnist.params import load_profile
-
     profile = load_profile(params, overrides)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,8 +97,6 @@ def main() -> None:
     if args.table:
         print(write(json.loads((OUT / "memory.json").read_text())))
         return
-    from fmnist.environment import machine_description, versions
-
     rows = measure(args.params, args.overrides)
     record = {"date": dt.date.today().isoformat(), "profile": args.params.stem,
               "overrides": args.overrides, "machine": machine_description(),

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from readme import record
 
+from fmnist import data
 from fmnist.environment import machine_description
+from fmnist.params import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "search_parallel.jsonl"
@@ -46,9 +48,6 @@ def scratch_project(folder: Path) -> Path:
 def write_split(root: Path, params: str) -> None:
     """The data chapter's split, written directly (`fmnist run data` would also run every
     chapter after it)."""
-    from fmnist import data
-    from fmnist.params import load_profile
-
     profile = load_profile(root / params)
     ds = data.load_dataset(profile.shared.data_dir)
     split = profile.sections["data"]

@@ -11,6 +11,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fmnist import sphinx_ext
@@ -75,8 +76,6 @@ def test_a_png_description_becomes_the_text_sphinx_reads(tmp_path):
 
 
 def test_pandas_index_name_row_folds_into_the_header_and_no_header_cell_is_empty():
-    import pandas as pd
-
     frame = pd.DataFrame({"precision": [0.9], "recall": [0.8]},
                          index=pd.Index(["Shirt"], name="class"))
     for html in (frame.to_html(), frame.style.to_html()):
@@ -124,9 +123,9 @@ def site(quick_project):
 def axe_page():
     """A Chromium page and axe-core's rules; in CI a missing browser fails, elsewhere skips."""
     missing = pytest.fail if os.environ.get("CI") else pytest.skip
-    try:
-        import playwright.sync_api as playwright
-        from axe_playwright_python.sync_playwright import Axe
+    try:  # optional: without them the check skips (or fails in CI), saying why
+        import playwright.sync_api as playwright  # noqa: PLC0415
+        from axe_playwright_python.sync_playwright import Axe  # noqa: PLC0415
     except ImportError:
         missing("THE ACCESSIBILITY CHECK DID NOT RUN: Playwright or axe-playwright-python is "
                 "not installed (`make env`).")

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from fmnist import cli
+from fmnist import __version__, cli
 
 
 def run_cli(*args, cwd=ROOT):
@@ -84,8 +84,6 @@ def test_the_command_line_reads_as_a_users_tool():
     assert top.returncode == 0
     assert "A reproducible comparative study of models on Fashion-MNIST" in top.stdout
     assert "fmnist run cnn --set cnn.epochs=20" in top.stdout
-    from fmnist import __version__
-
     assert run_cli("--version").stdout.strip() == f"fmnist {__version__}"
     run = " ".join(run_cli("run", "--help").stdout.split())  # as wrapped to any width
     assert "CHAPTER" in run and "one of data, baseline, dense, cnn, tuning, comparison" in run

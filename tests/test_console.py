@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 
 import nbformat
+import papermill as pm
 import pytest
 
-from fmnist.console import Echo, is_noise
+from fmnist.console import Echo, QuietKernelManager, is_noise, quiet_stderr
+from fmnist.executed import drop_noise_outputs
 
 TENSORFLOW_START = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -52,10 +55,6 @@ def test_echo_indents_whole_lines_as_they_complete():
 
 
 def test_a_chapter_kernel_passes_warnings_and_drops_start_up_noise(tmp_path, capfd):
-    import papermill as pm
-
-    from fmnist.console import QuietKernelManager
-
     # Written to the kernel's file descriptor 2, as TensorFlow's C++ code writes them.
     lines = [TENSORFLOW_START[1], "a real warning"]
     code = "import os\n" + "\n".join(f"os.write(2, {(line + chr(10)).encode()!r})"
@@ -73,8 +72,6 @@ def test_a_chapter_kernel_passes_warnings_and_drops_start_up_noise(tmp_path, cap
 
 
 def test_pages_keep_real_warnings_and_lose_start_up_lines():
-    from fmnist.executed import drop_noise_outputs
-
     cell = nbformat.v4.new_code_cell("import tensorflow")
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stderr",
@@ -91,10 +88,6 @@ def test_pages_keep_real_warnings_and_lose_start_up_lines():
 
 
 def test_quiet_stderr_drops_this_processs_start_up_lines_and_keeps_the_rest(capfd):
-    import os
-
-    from fmnist.console import quiet_stderr
-
     with quiet_stderr():
         for line in [*TENSORFLOW_START[:4], REAL[0], REAL[2]]:
             os.write(2, (line + "\n").encode())  # file descriptor 2, as TensorFlow's C++ writes

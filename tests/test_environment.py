@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+from fmnist.environment import versions
+
 
 def run(code: str, **env) -> dict:
-    import os
-
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
@@ -34,9 +35,7 @@ def test_the_backend_is_read_as_keras_reads_it(tmp_path):
 
 
 def test_a_training_process_names_its_accelerator():
-    import tensorflow as tf
-
-    from fmnist.environment import versions
+    import tensorflow as tf  # noqa: PLC0415 - loading it makes this a training process
 
     expected = "CPU" if not tf.config.list_physical_devices("GPU") else None
     found = versions()["accelerator"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import precision_recall_fscore_support
 
@@ -41,8 +44,6 @@ def test_wilson_interval_contains_the_estimate_and_narrows_with_n():
     assert high2 - low2 < high - low
     # Wilson's interval, computed independently by scipy; the cruder Wald interval,
     # (0.894120, 0.905880), differs in the fourth decimal and must not pass.
-    from scipy.stats import binomtest
-
     wilson = binomtest(9000, 10000).proportion_ci(0.95, method="wilson")
     assert stats.accuracy_ci95(9000, 10000) == pytest.approx((wilson.low, wilson.high), abs=1e-12)
     assert stats.accuracy_ci95(9000, 10000) != pytest.approx((0.894120, 0.905880), abs=1e-5)
@@ -132,8 +133,6 @@ def test_a_damaged_results_folder_is_named_file_by_file(tmp_path):
     folder = tmp_path / "dense"
     results.save_evaluation(folder, ev)
     (folder / "model.keras").write_bytes(b"")  # filled in below
-    import zipfile
-
     with zipfile.ZipFile(folder / "model.keras", "w") as z:
         z.writestr("config.json", "{}")
     assert results.damage(tmp_path, "dense") is None
@@ -159,8 +158,6 @@ def test_a_damaged_results_folder_is_named_file_by_file(tmp_path):
 
 
 def test_the_predictions_digest_is_the_sha256_of_one_byte_per_label(predictions):
-    import hashlib
-
     probs, y_true = predictions
     ev = evaluate.evaluate(probs, y_true, model="m")
     y_pred = probs.argmax(axis=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import papermill as pm
 import pytest
 from conftest import ROOT, copy_project, fmnist
 
@@ -21,8 +22,6 @@ def project(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("ch", ALONE, ids=lambda c: c.slug)
 def test_each_chapter_runs_alone_in_an_empty_results_folder(project, quick_project, ch):
-    import papermill as pm
-
     profile = load_profile(project / "params" / "quick.yaml")
     folder = f"alone_{ch.slug}"
     values = {**profile.chapter(ch.slug), "results_dir": folder}
@@ -46,8 +45,6 @@ def test_each_chapter_runs_alone_in_an_empty_results_folder(project, quick_proje
 
 @pytest.mark.slow
 def test_a_chapter_run_with_papermill_is_rerun_by_the_next_report(project):
-    import papermill as pm
-
     first = fmnist("report", "--params", "params/quick.yaml", cwd=project)
     assert first.returncode == 0, first.stderr[-2000:]
     profile = load_profile(project / "params" / "quick.yaml")

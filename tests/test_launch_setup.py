@@ -10,10 +10,12 @@ import types
 
 import nbformat
 import pytest
+import yaml
 from conftest import ROOT
 
 from fmnist import launch
 from fmnist.chapters import notebooks
+from fmnist.cli import main
 from fmnist.site import stage_book
 
 NOTEBOOKS = notebooks(ROOT)
@@ -143,8 +145,6 @@ def test_without_a_github_remote_the_configured_address_is_used(tmp_path):
 
 
 def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
-    from fmnist.cli import main
-
     root = project_with_origin(tmp_path, None)
     (root / "params").mkdir()
     shutil.copy(ROOT / "CITATION.cff", root)
@@ -166,10 +166,6 @@ def test_fmnist_repository_rewrites_the_config_and_every_setup_cell(tmp_path):
 
 
 def test_fmnist_repository_moves_the_edit_and_issue_buttons_and_the_citation(tmp_path):
-    import yaml
-
-    from fmnist.cli import main
-
     root = project_with_origin(tmp_path, None)
     (root / "params").mkdir()
     shutil.copy(ROOT / "CITATION.cff", root)

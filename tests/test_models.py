@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -150,8 +151,6 @@ def test_tiny_network_learns_and_early_stopping_restores_best(kind):
 def test_batch_norm_statistics_settle_within_a_short_tuning_trial():
     # Inference uses the moving statistics. After 30 steps, Keras' default momentum (0.99) would
     # leave them about 74 % of the way from their initial values (0, 1) to the data's.
-    import keras
-
     x, y = blobs(320)
     x = x[..., None]
     train.seed_everything(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -60,8 +61,6 @@ def test_the_parameters_cell_is_the_one_generated_from_the_schema(path):
 
 
 def test_writing_the_cells_repairs_a_drifted_one(tmp_path):
-    import shutil
-
     copy = tmp_path / "04_cnn.ipynb"
     shutil.copy(ROOT / "book" / "04_cnn.ipynb", copy)
     nb = nbformat.read(copy, as_version=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -144,9 +145,6 @@ def test_the_lock_pins_every_declared_dependency_within_its_range():
 def test_the_logistic_regression_chapter_never_imports_keras():
     # The chapter that trains no network must start without TensorFlow: its imports, then a
     # fit, a saved model read back and its evaluation, in a fresh interpreter.
-    import json
-    import subprocess
-
     cells = json.loads((ROOT / "book" / "02_baseline.ipynb").read_text())["cells"]
     imports = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"
                         and "from fmnist import" in "".join(c["source"]))

@@ -11,6 +11,9 @@ import pytest
 from conftest import copy_of, fmnist
 
 from fmnist.chapters import MODELS, PIPELINE
+from fmnist.console import is_noise
+from fmnist.params import load_profile
+from fmnist.tuning import folders
 
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -159,9 +162,6 @@ def test_two_local_workers_share_one_search(quick_project, tmp_path):
 def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project, tmp_path):
     # The quick report ran its search in one process; a chief and two workers started on the
     # same profile must find it complete, and the chapter stays fresh because nothing changed.
-    from fmnist.params import load_profile
-    from fmnist.tuning import folders
-
     project = copy_of(quick_project, tmp_path)
     profile = load_profile(project / "params" / "quick.yaml")
     results = project / "results"
@@ -178,8 +178,6 @@ def test_distributed_tuning_after_a_finished_search_reruns_nothing(quick_project
 
 
 def test_the_report_console_shows_progress_and_no_start_up_noise(quick_project):
-    from fmnist.console import is_noise
-
     out = (quick_project / "report.stdout").read_text()
     err = (quick_project / "report.stderr").read_text()
     assert [line for line in err.splitlines() if is_noise(line)] == []

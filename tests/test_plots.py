@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.colors import to_rgb
+from PIL import Image
 
 from fmnist import evaluate, plots
 from fmnist.data import CLASS_NAMES
@@ -57,8 +63,6 @@ CI = [[0.83, 0.85], [0.89, 0.91], [0.925, 0.935], [0.93, 0.94]]
 
 @pytest.fixture(autouse=True)
 def close_figures():
-    import matplotlib.pyplot as plt
-
     yield
     plt.close("all")
 
@@ -138,8 +142,6 @@ def test_validation_curves_mark_each_kept_epoch():
 
 
 def test_the_style_leaves_matplotlib_as_it_found_it():
-    import matplotlib.pyplot as plt
-
     before = dict(plt.rcParams)
     search.plot_trials([0.5, 0.6])
     after = dict(plt.rcParams)
@@ -262,8 +264,6 @@ def test_every_figure_says_in_words_its_title_and_what_it_plots(ev):
 
 
 def test_a_figure_drawn_without_words_is_refused():
-    import matplotlib.pyplot as plt
-
     @style.styled
     def plot_bare() -> plt.Figure:
         return plt.subplots()[0]
@@ -273,8 +273,6 @@ def test_a_figure_drawn_without_words_is_refused():
 
 
 def test_the_saved_png_carries_the_figure_description(ev, tmp_path):
-    from PIL import Image
-
     fig = style.save(page.plot_confusion(ev.confusion, "CNN"), tmp_path, "confusion")
     with Image.open(tmp_path / "confusion.png") as image:
         assert image.text[plots.PNG_DESCRIPTION] == style.description(fig)
@@ -282,12 +280,6 @@ def test_the_saved_png_carries_the_figure_description(ev, tmp_path):
 
 
 def test_a_notebook_shows_the_figure_as_a_png_carrying_its_description(ev, tmp_path):
-    import base64
-    import io
-
-    from IPython.core.interactiveshell import InteractiveShell
-    from PIL import Image
-
     shell = InteractiveShell.instance()
     try:
         fig = style.save(search.plot_trials([0.5, 0.7]), None, "trials")

@@ -7,6 +7,7 @@ import pytest
 from test_models import blobs
 
 from fmnist import models, recipe, train
+from fmnist.evaluate import evaluate_keras
 from fmnist.recipe import Recipe
 
 
@@ -112,8 +113,6 @@ def test_tta_averages_the_image_and_its_mirror():
 def test_validation_is_scored_like_the_test_set_and_the_best_epoch_is_kept(rec):
     # The kept weights score exactly the reported validation accuracy, computed the way the test
     # set is (with TTA when on; on the averaged weights when EMA is on), and it is the best epoch.
-    from fmnist.evaluate import evaluate_keras
-
     x, y = blobs(320)
     xv, yv = blobs(100, seed=1)
     train.seed_everything(0)

@@ -13,15 +13,22 @@ import sys
 import threading
 import weakref
 
+import keras
 import nbformat
 import numpy as np
 import pytest
 from conftest import ROOT, copy_of, copy_project, fmnist
 from saved_model import load_model
+from tiny_search import configs, run
 
-from fmnist import cli, data, interrupt
+from fmnist import cli, console, data, interrupt, models, report, train
+from fmnist.lock import HOLDER_FILE, LOCK_FILE, project_lock
+from fmnist.params import load_profile
 from fmnist.paths import PathError
-from fmnist.results import load_predictions
+from fmnist.recipe import predict_probs
+from fmnist.results import atomic_write, atomic_write_text, damage, load_predictions
+from fmnist.tuning import distribute, folders
+from fmnist.tuning.hypermodel import CnnHyperModel
 
 TIMING_KEYS = {"train_seconds", "inference_ms_per_1k", "search_seconds", "seconds"}
 
@@ -172,8 +179,6 @@ def test_a_report_killed_while_a_chapter_trains_completes_on_rerun(quick_project
 @pytest.mark.slow
 def test_models_reload_safely_from_the_results_folder_only(quick_project):
     results = quick_project / "results"
-    from fmnist.recipe import predict_probs
-
     model = load_model(results, "cnn")
     probs, y_true = load_predictions(results / "cnn")
     tta = json.loads((results / "cnn" / "metrics.json").read_text())["tta"]
@@ -187,8 +192,6 @@ def test_models_reload_safely_from_the_results_folder_only(quick_project):
 
 
 def test_a_second_run_refuses_at_once_with_no_wait_naming_the_running_one(tmp_path):
-    from fmnist.lock import project_lock
-
     root = project_with_site(tmp_path)
     with project_lock(root):
         proc = fmnist("report", "--params", "params/quick.yaml", "--no-wait", cwd=root)
@@ -221,10 +224,6 @@ def test_a_second_run_waits_visibly_and_a_killed_holder_never_blocks(tmp_path):
 
 
 def test_the_tuning_chapter_is_stale_when_its_search_changed(tmp_path):
-    from fmnist import report
-    from fmnist.params import load_profile
-    from fmnist.tuning import folders
-
     profile = load_profile(ROOT / "params" / "quick.yaml")
     shared, space, cnn = (profile.shared, profile.sections["tuning"], profile.sections["cnn"])
     name = folders.project_name(space, shared.seed, folders.search_key(tmp_path, cnn))
@@ -251,8 +250,6 @@ def truncate(path):
     ("baseline", "model.npz", lambda p: p.unlink()),  # a hand clean-up
 ], ids=["truncated-predictions", "truncated-metrics", "missing-model"])
 def test_damaged_results_are_named_and_made_again(quick_project, chapter, name, spoil):
-    from fmnist.results import damage
-
     spoil(quick_project / "results" / chapter / name)
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -317,8 +314,6 @@ def test_ctrl_c_during_a_search_exits_130_and_the_search_resumes(quick_project, 
 @pytest.fixture
 def ctrl_c(monkeypatch):
     """Press Ctrl-C in this process, as `fmnist`'s handler sees it; returns the press."""
-    from fmnist import console
-
     # Fresh flags, so that nothing leaks into later tests; pytest keeps its own handler.
     monkeypatch.setattr(interrupt, "_pressed", False)
     monkeypatch.setattr(console, "SILENCED", threading.Event())
@@ -391,8 +386,6 @@ def test_only_the_ctrl_c_is_left_out_of_what_python_reports_as_ignored(ctrl_c, m
 
 
 def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
-    from fmnist import models, train
-
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
     model = models.build_dense(units=[8])
@@ -406,8 +399,6 @@ def test_a_swallowed_ctrl_c_stops_training_before_the_next_batch(ctrl_c):
 
 def tiny_search_configs(directory, max_trials: int) -> list[dict]:
     """Run (or resume) the tests' tiny search; the values each finished trial tried."""
-    from tiny_search import configs, run
-
     return configs(run(directory, max_trials))
 
 
@@ -429,8 +420,6 @@ def test_a_swallowed_ctrl_c_stops_a_search_before_its_first_trial_trains(ctrl_c,
 
 def test_a_ctrl_c_wrapped_inside_a_trial_leaves_it_to_rerun_not_failed(ctrl_c, tmp_path,
                                                                          monkeypatch):
-    from fmnist.tuning.hypermodel import CnnHyperModel
-
     fit, calls = CnnHyperModel.fit, []
 
     def second_trial_interrupted_inside_tensorflow(self, *args, **kwargs):
@@ -457,8 +446,6 @@ def test_a_ctrl_c_wrapped_inside_a_trial_leaves_it_to_rerun_not_failed(ctrl_c, t
     ["build", "--params", "params/quick.yaml"],
 ], ids=["run", "tune", "build"])
 def test_every_command_that_writes_takes_the_project_lock(tmp_path, args):
-    from fmnist.lock import project_lock
-
     root = project_with_site(tmp_path)
     with project_lock(root):
         proc = fmnist(*args, "--no-wait", cwd=root)
@@ -468,8 +455,6 @@ def test_every_command_that_writes_takes_the_project_lock(tmp_path, args):
 
 
 def test_a_lock_file_left_by_a_dead_process_never_blocks(tmp_path):
-    from fmnist.lock import HOLDER_FILE, LOCK_FILE, project_lock
-
     # What a run killed with SIGKILL leaves: the lock file and its holder's record.
     (tmp_path / LOCK_FILE).write_text("")
     (tmp_path / HOLDER_FILE).write_text(json.dumps({"pid": 999999, "command": "fmnist report",
@@ -480,8 +465,6 @@ def test_a_lock_file_left_by_a_dead_process_never_blocks(tmp_path):
 
 
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
-    from fmnist.results import atomic_write, atomic_write_text
-
     path = tmp_path / "metrics.json"
     atomic_write_text(path, '{"accuracy": 0.9}')
 
@@ -496,8 +479,6 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
 
 def test_a_failed_distributed_search_exits_1_naming_it(quick_project, tmp_path, monkeypatch,
                                                        capsys):
-    from fmnist.tuning import distribute
-
     project = copy_of(quick_project, tmp_path)
 
     def chief_fails(command, workers, **kwargs):
@@ -571,8 +552,6 @@ def test_fmnist_build_alone_renders_the_site_and_clears_a_killed_builds_staging(
 
 
 def test_load_model_refuses_an_unsafe_model(tmp_path):
-    import keras
-
     inputs = keras.Input((2,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
     (tmp_path / "evil").mkdir()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 
 import nbformat
+import numpy as np
 import pytest
 from conftest import ROOT
 
-from fmnist import chapters, executed, report, site
+from fmnist import chapters, evaluate, executed, report, site
+from fmnist.chapters import PIPELINE
 from fmnist.params import load_profile
+from fmnist.results import save_evaluation
 
 
 def test_chapters_run_in_the_designed_order():
@@ -54,13 +58,6 @@ def project_copy(tmp_path):
 
 def sound_dense_results(results):
     """A complete, readable results folder for the dense chapter (what its readers need)."""
-    import zipfile
-
-    import numpy as np
-
-    from fmnist import evaluate
-    from fmnist.results import save_evaluation
-
     y = np.arange(20) % 10
     save_evaluation(results / "dense", evaluate.evaluate(np.eye(10)[y], y, train_seconds=1.0))
     with zipfile.ZipFile(results / "dense" / "model.keras", "w") as z:
@@ -139,8 +136,6 @@ def test_tuning_depends_on_the_cnns_validation_accuracy_not_its_timings(tmp_path
 
 
 def test_the_dependency_graph_comes_from_the_pipeline_table(tmp_path):
-    from fmnist.chapters import PIPELINE
-
     for ch in PIPELINE:  # `downstream` is the reverse of what each chapter reads
         readers = {c.slug for c in PIPELINE if ch.slug in c.reads}
         assert set(chapters.downstream(ch.slug)) - {ch.slug} >= readers

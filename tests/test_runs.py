@@ -10,7 +10,7 @@ from conftest import ROOT
 from scipy.stats import binomtest
 from test_compare import plant
 
-from fmnist import params, runs
+from fmnist import cli, params, runs, site
 from fmnist.schema import ParamsError
 
 N_VAL = 100
@@ -111,8 +111,6 @@ def test_a_run_record_is_plain_json_beside_small_predictions(tmp_path):
 
 
 def test_fmnist_runs_lists_and_compares_with_the_same_paired_tests(tmp_path, capsys):
-    from fmnist import cli
-
     rerun(tmp_path, "cnn", 20, 12)
     first = runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
     rerun(tmp_path, "cnn", 20, 7)
@@ -133,8 +131,6 @@ def test_fmnist_runs_lists_and_compares_with_the_same_paired_tests(tmp_path, cap
 
 
 def test_fmnist_runs_refuses_one_run_or_an_unknown_one(tmp_path, capsys):
-    from fmnist import cli
-
     assert cli.main(["--root", str(ROOT), "runs", "1"]) == 2
     assert "takes no run (to list them) or two" in capsys.readouterr().err
     rerun(tmp_path, "cnn", 20, 12)
@@ -144,8 +140,6 @@ def test_fmnist_runs_refuses_one_run_or_an_unknown_one(tmp_path, capsys):
 
 
 def test_the_runs_page_and_its_landing_link_come_from_the_history(tmp_path):
-    from fmnist import site
-
     rerun(tmp_path, "cnn", 20, 12)
     runs.record_run(tmp_path, profile(), ["cnn"], keep=20)
     body, link = site.runs_markdown(tmp_path, tmp_path)

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from conftest import copy_project, fmnist
@@ -137,8 +138,6 @@ def _processes_in(root: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_chapter_failing_beside_the_search_stops_it(tmp_path):
-    import nbformat
-
     root = copy_project(tmp_path / "proj")
     path = root / "book" / "04_cnn.ipynb"
     nb = nbformat.read(path, as_version=4)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from fmnist.schema import TuningParams
+from fmnist.schema import CnnParams, TuningParams
 from fmnist.tuning import folders
 
 
@@ -50,8 +50,6 @@ def test_only_what_changes_the_trials_changes_a_searchs_folder():
 def test_a_cnn_key_no_trial_uses_keeps_the_finished_search(tmp_path):
     # `fmnist run cnn --set cnn.epochs=20` must not throw away a finished search: a trial trains
     # `trial_epochs` and never stops early. A key a trial does use starts a new one.
-    from fmnist.schema import CnnParams
-
     cnn = CnnParams()
     key = folders.search_key(tmp_path, cnn)
     assert folders.search_key(tmp_path, dataclasses.replace(cnn, epochs=20, patience=7,

@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from keras_tuner.src import utils as kt_utils
 from tiny_search import configs, run
 
 from fmnist.results import DamagedResults
@@ -104,8 +105,6 @@ def test_a_stop_while_the_oracle_is_written_leaves_the_previous_one_whole(tmp_pa
                                                                           monkeypatch):
     # KerasTuner rewrites oracle.json after every trial; a stop that lands mid-write must leave
     # the previous state readable, and the search resumes as if uninterrupted.
-    from keras_tuner.src import utils as kt_utils
-
     save_json, saves = kt_utils.save_json, []
 
     def half_then_stop(path, obj):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fmnist import evaluate, results
+from fmnist.schema import CnnParams
+from fmnist.train import FitResult
 from fmnist.tuning import selection, space, steps
 
 
@@ -53,8 +56,6 @@ def test_selection_needs_trials_and_a_known_rule():
 
 
 def test_a_searched_depth_repeats_the_sections_kernel_size():
-    from fmnist.schema import CnnParams
-
     cnn = CnnParams(filters=[32, 64], kernel_size=[5, 5])
     deeper = space.with_searched(cnn, {"filters": [16, 32, 64], "dropout": 0.2})
     assert deeper.kernel_size == [5, 5, 5] and deeper.dropout == 0.2 and cnn.kernel_size == [5, 5]
@@ -79,8 +80,6 @@ def test_choices_round_trip_lists_and_mixed_types():
 
 
 def test_the_retrained_choice_is_kept_only_if_it_beats_the_default_on_validation():
-    from fmnist.train import FitResult
-
     chosen = {"trial": "3", "val_accuracy": 0.88}
     default = {"val_accuracy": 0.930}
     same = steps.decide(None, default, chosen, {})
@@ -97,10 +96,6 @@ def test_the_retrained_choice_is_kept_only_if_it_beats_the_default_on_validation
 
 
 def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
-    import numpy as np
-
-    from fmnist import evaluate, results
-
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 5)
     cnn = evaluate.evaluate(rng.dirichlet(np.ones(10), size=len(y)), y, n_params=123,
@@ -115,8 +110,6 @@ def test_keeping_the_default_records_the_cnns_own_test_predictions(tmp_path):
 
 
 def test_a_searched_flip_brings_test_time_averaging_with_it():
-    from fmnist.schema import CnnParams
-
     cnn = CnnParams()
     assert (cnn.augment_flip, cnn.tta) == (False, False)
     assert space.with_searched(cnn, {"augment_flip": True}).tta is True

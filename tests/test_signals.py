@@ -16,7 +16,7 @@ import psutil
 import pytest
 from conftest import copy_of, copy_project, fmnist
 
-from fmnist import cli, interrupt
+from fmnist import cli, console, interrupt
 
 STOPS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 
@@ -30,8 +30,6 @@ def stopped_line(signum: int) -> str:
 @pytest.fixture
 def no_handlers(monkeypatch):
     """`cli.main` in this process without touching pytest's own signal handlers."""
-    from fmnist import console
-
     monkeypatch.setattr(interrupt, "_pressed", False)
     monkeypatch.setattr(console, "SILENCED", threading.Event())
     monkeypatch.setattr(signal, "signal", lambda *a: None)

@@ -53,8 +53,8 @@ def browser():
     # In CI (where `CI` is set) a missing browser fails the run: a green CI must mean the pages
     # were looked at. Elsewhere it skips, saying so loudly.
     missing = pytest.fail if os.environ.get("CI") else pytest.skip
-    try:
-        import playwright.sync_api as playwright
+    try:  # optional: without it the test skips (or fails in CI), saying why
+        import playwright.sync_api as playwright  # noqa: PLC0415
     except ImportError:
         missing("THE SITE'S BROWSER TEST DID NOT RUN: Playwright is not installed (`make env`).")
     if not shutil.which(CHROMIUM):

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import keras_tuner as kt
 import pytest
+from keras_tuner.src.engine import oracle as oracle_module
 from tiny_search import CNN, SPACE, configs, rows, run
 
 from fmnist import models, train
+from fmnist.results import DamagedResults
 from fmnist.tuning import folders, selection
 
 pytestmark = pytest.mark.slow
@@ -129,8 +131,6 @@ KILL_POINTS = {"a new trial starts": lambda oracle: "2" in oracle.start_order,
 def stop_search_at(point: str, directory: Path, monkeypatch) -> None:
     """Run the tiny search of 4 trials in `directory` and stop it, as a kill would, at the
     oracle's first save where `KILL_POINTS[point]` holds."""
-    from keras_tuner.src.engine import oracle as oracle_module
-
     save = oracle_module.Oracle.save
 
     def save_until_killed(self):
@@ -184,8 +184,6 @@ def test_a_damaged_trial_is_reported_and_rerun_the_rest_kept(tmp_path, capsys, v
 
 
 def test_a_search_whose_oracle_is_damaged_says_how_to_start_afresh(tmp_path):
-    from fmnist.results import DamagedResults
-
     run(tmp_path, 2)
     project = next(tmp_path.glob(f"{folders.PROJECT}-*"))
     (project / "oracle.json").write_text("{")

@@ -6,6 +6,7 @@ Usage: python tests/tiny_search.py DIRECTORY MAX_TRIALS
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,6 @@ def tiny_data(n: int = 64, seed: int = 0):
 def run(directory: Path, max_trials: int, seed: int = 7, algorithm: str = "random",
         trial_epochs: int = 1):
     """Run (or resume) the tiny search; return the tuner."""
-    from dataclasses import replace
-
     space = replace(SPACE, max_trials=max_trials, algorithm=algorithm, trial_epochs=trial_epochs)
     hypermodel = CnnHyperModel(CNN, space.space, 64, trial_epochs, seed)
     tuner = make_tuner(space, hypermodel, directory, seed)

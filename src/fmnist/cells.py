@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from fmnist.chapters import notebooks
+from fmnist.paths import project_root
 from fmnist.schema import READS, SCHEMAS, SharedParams, reads_key, received
 
 PARAMETERS_TAG = "parameters"
@@ -55,8 +58,6 @@ def _tagged(cells: Iterable[Any], tag: str) -> list[Any]:
 
 def tagged_sources(path: Path, tag: str) -> list[str]:
     """The code of every cell tagged `tag` in the notebook at `path`."""
-    import nbformat
-
     return [c.source for c in _tagged(nbformat.read(path, as_version=4).cells, tag)]
 
 
@@ -65,8 +66,6 @@ def write_tagged_cells(notebooks: Iterable[Path], tag: str, source: Callable[[Pa
     """Give the one cell tagged `tag` of each notebook the code `source(path)`, writing only
     the notebooks that change; return them. `ValueError` when a notebook has not exactly one
     such cell."""
-    import nbformat
-
     changed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
@@ -90,8 +89,6 @@ def write_parameter_cells(notebooks: Iterable[Path]) -> list[Path]:
 
 def main() -> None:
     """`python -m fmnist.cells`: rewrite every chapter's parameters cell in `book/`."""
-    from fmnist.paths import project_root
-
     changed = write_parameter_cells(notebooks(project_root()))
     print("\n".join(f"rewrote {p.name}" for p in changed) or "every parameters cell is current")
 

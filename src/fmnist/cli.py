@@ -1,5 +1,10 @@
 """The `fmnist` command: what each command does with its arguments (`arguments` parses them);
-the work is done in `report`, `tuning.distribute`, `verify` and `site`."""
+the work is done in `report`, `tuning.distribute`, `verify` and `site`.
+
+A command imports the modules that do its work when it runs: the runner, the site and the
+repository's cells need the `report` extra, and the run history SciPy, none of which
+`fmnist --help`, `fmnist data` or a runtime-only install (Colab's) should load.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from fmnist import interrupt
@@ -22,6 +28,7 @@ from fmnist.params import load_profile
 from fmnist.paths import PathError, project_root, results_path
 from fmnist.results import DamagedResults
 from fmnist.schema import ParamsError
+from fmnist.tuning import distribute
 
 # What each command needs beyond the package's runtime: the `report` extra's modules (`data`
 # and `runs` need none; `repository` reads and writes the chapters' cells with nbformat).
@@ -47,7 +54,7 @@ USAGE_ERRORS = (ParamsError, DataError, PathError, LockBusy, DamagedResults)  # 
 
 def run_verify(root: Path, args: argparse.Namespace) -> int:
     """`fmnist verify`: the published run defaults to the project's results folder."""
-    from fmnist import verify
+    from fmnist import verify  # noqa: PLC0415 - the runner: the report extra
 
     against = args.against
     if against is None:
@@ -62,7 +69,7 @@ def run_verify(root: Path, args: argparse.Namespace) -> int:
 
 def show_runs(results: Path, which: list[str]) -> int:
     """`fmnist runs`: the history, oldest first, or two runs compared (validation first)."""
-    from fmnist import runs
+    from fmnist import runs  # noqa: PLC0415 - SciPy: a second that no other command needs
 
     history, damaged = runs.load_runs(results)
     for note in damaged:
@@ -88,7 +95,7 @@ def show_runs(results: Path, which: list[str]) -> int:
 
 def set_repository(root: Path, url: str | None, check: bool = False) -> int:
     """`fmnist repository`: write the address everywhere it lives, or `check` that it is."""
-    from fmnist import launch
+    from fmnist import launch  # noqa: PLC0415 - nbformat: the report extra
 
     url = url or launch.git_repository(root)
     if url is None:
@@ -112,8 +119,6 @@ def set_repository(root: Path, url: str | None, check: bool = False) -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen command; return the exit code."""
-    from fmnist import site
-
     if args.command == "data":
         ds = load_dataset(args.data_dir, allow_download=not args.no_download)
         print(f"Fashion-MNIST verified in {ds.source} ({describe_source(ds.source, args.data_dir)})"
@@ -125,6 +130,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify":  # a scratch copy: neither the lock nor the results are needed
         return run_verify(root, args)
     if args.command == "publish":
+        from fmnist import site  # noqa: PLC0415 - the report extra
+
         target = site.publish_site(root, args.remote, args.branch)
         print(f"published {root / '_build' / 'html'} to {target}")
         return 0
@@ -150,7 +157,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
-    from fmnist import report
+    from fmnist import report  # noqa: PLC0415 - the report extra
 
     if args.command == "tune":
         return run_tune(args, root, profile)
@@ -164,9 +171,7 @@ def _run_locked(args: argparse.Namespace, root: Path, profile) -> int:
 
 def build(root: Path, profile, announce: bool = True) -> int:
     """Render the site from the last executed chapters; say where it is."""
-    import time
-
-    from fmnist import site
+    from fmnist import site  # noqa: PLC0415 - the report extra
 
     start = time.perf_counter()
     if announce:
@@ -178,7 +183,7 @@ def build(root: Path, profile, announce: bool = True) -> int:
 
 def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
     """The search alone, or a chief and N workers; then the chapters that depend on it."""
-    from fmnist import console
+    from fmnist import console  # noqa: PLC0415 - jupyter_client: the report extra
 
     # TensorFlow's start-up lines, from this process and its workers, dropped as a kernel's are.
     with console.quiet_stderr():
@@ -186,8 +191,7 @@ def run_tune(args: argparse.Namespace, root: Path, profile) -> int:
 
 
 def _tune(args: argparse.Namespace, root: Path, profile) -> int:
-    from fmnist import report
-    from fmnist.tuning import distribute
+    from fmnist import report  # noqa: PLC0415 - the report extra
 
     if args.workers < 0:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")

@@ -7,6 +7,7 @@ comparison chapter and the landing page, each tested on its own.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 
 from fmnist import ladder
 from fmnist.chapters import MODELS
+from fmnist.data import CLASS_NAMES
 from fmnist.evaluate import format_accuracy
 from fmnist.results import load_metrics, load_predictions
 
@@ -152,8 +154,6 @@ def intervals_note(n_models: int) -> str:
 
 def top_confusions(metrics: dict[str, Any], n: int = 3) -> list[tuple[str, str, int]]:
     """The `n` most frequent (true, predicted) mistakes of one model."""
-    from fmnist.data import CLASS_NAMES
-
     cm = np.array(metrics["confusion_matrix"])
     np.fill_diagonal(cm, 0)
     flat = np.argsort(-cm, axis=None)[:n]
@@ -212,8 +212,6 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 def f1_matrix(models: dict[str, dict[str, Any]]) -> np.ndarray:
     """Per-class F1, models x classes, in class-name order."""
-    from fmnist.data import CLASS_NAMES
-
     return np.array([[m["per_class"][c]["f1"] for c in CLASS_NAMES] for m in models.values()])
 
 
@@ -271,8 +269,6 @@ def headline_inputs(comparison: Comparison, bench: Path | None = None) -> dict[s
              for name, m in comparison.compared.items()}
     replica, note = {}, ""
     if bench is not None and bench.is_file():
-        import json
-
         record = json.loads(bench.read_text())
         for key, m in ((record.get("seed_replica") or {}).get("models") or {}).items():
             if key in MODELS and m.get("accuracy") is not None:
@@ -315,8 +311,6 @@ RECIPE_VARIANTS = {"dense": "dense_wide_reg_40ep"}  # bench/frontier.py's best n
 def recipe_note(slug: str, frontier: Path) -> str:
     """What the training recipe reached for this rung's kind of network in the benchmark
     (`bench/frontier.py`), and the profile that runs it; empty where it was not measured."""
-    import json
-
     variant = RECIPE_VARIANTS.get(slug)
     if variant is None or not frontier.is_file():
         return ""

@@ -1,4 +1,9 @@
-"""Find, verify and load the official Fashion-MNIST IDX files; split and reshape them."""
+"""Find, verify and load the official Fashion-MNIST IDX files; split and reshape them.
+
+The command line and the runner import this module to find the data and read the split: Keras
+(its download, the last resort) and scikit-learn (the stratified splits, a second to import) are
+imported only by the functions that use them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fmnist.files import atomic_write
 
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -104,7 +111,7 @@ def parse_idx(data: bytes) -> np.ndarray:
 
 
 def _download_with_keras() -> Path:
-    import keras
+    import keras  # noqa: PLC0415 - TensorFlow's start-up, only when the data must be downloaded
 
     keras.datasets.fashion_mnist.load_data()
     return KERAS_CACHE.expanduser()
@@ -171,7 +178,7 @@ def split_indices(
 
     With `train_subset`, a stratified subset of that many images is split instead (quick runs).
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - a second to import
 
     indices = np.arange(len(labels))
     if train_subset is not None and train_subset < len(labels):
@@ -199,8 +206,6 @@ def channels(x: np.ndarray) -> np.ndarray:
 
 def save_split(folder: Path, train: np.ndarray, val: np.ndarray, source: str) -> Path:
     """Write the split indices and the data source the data chapter used."""
-    from fmnist.files import atomic_write
-
     path = folder / SPLIT_FILE
     atomic_write(path, lambda tmp: np.savez(tmp, train=train, val=val, source=np.array(source)))
     return path
@@ -245,7 +250,7 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int
     """A seeded stratified subset of `size` examples (all of them when `size` is None)."""
     if size is None or size >= len(y):
         return x, y
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - a second to import
 
     idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
     idx = np.sort(idx)

@@ -1,4 +1,9 @@
-"""What produced a result: package versions, Keras' backend and the machine."""
+"""What produced a result: package versions, Keras' backend and the machine.
+
+TensorFlow is imported only inside the two functions that ask it something (`accelerator`,
+`use_threads`), and only where it is loaded already or about to be: the runner and the command
+line import this module, and importing TensorFlow takes seconds and prints its start-up lines.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import json
 import os
 import platform
 import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 # The packages whose versions shape a chapter's numbers (or its pages' figures and tables).
 RESULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "keras", "tensorflow", "keras-tuner", "jax",
@@ -16,8 +25,6 @@ RESULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "keras", "tensorflow", "ker
 def package_versions() -> dict[str, str]:
     """Python's version and every installed package of `RESULT_PACKAGES`, from the installed
     metadata (cheap: nothing is imported)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {"python": platform.python_version()}
     for pkg in RESULT_PACKAGES:
         try:
@@ -67,7 +74,7 @@ def machine_description() -> str:
 
 def accelerator() -> str:
     """`CPU`, or the GPUs TensorFlow trains on (e.g. Colab's default runtime)."""
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: PLC0415 - called only where a chapter has loaded it
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
@@ -89,15 +96,13 @@ def use_threads(threads: int) -> None:
     beside what the chapter runs. TensorFlow fixes its pools at its first operation; asking for
     another count after that is a `RuntimeError` that says to restart the kernel.
     """
-    from threadpoolctl import threadpool_limits
-
     # The libraries loaded already are limited now; those loaded later read the variables.
     for name in BLAS_VARIABLES:
         os.environ[name] = str(threads)
     threadpool_limits(threads)  # stays in force: the returned object only restores on exit
     if "tensorflow" not in sys.modules:  # a chapter without Keras loads no TensorFlow for this
         return
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: PLC0415 - loaded already (checked just above)
 
     pools = (tf.config.threading.get_intra_op_parallelism_threads,
              tf.config.threading.get_inter_op_parallelism_threads)
@@ -134,8 +139,6 @@ def settle_home() -> Path | None:
     """When HOME is not writable, point every library's cache (`CACHE_VARIABLES`, unless set
     already) at one folder in the temporary directory; child processes (notebook kernels,
     search workers) inherit it. Returns that folder, or None when HOME is fine."""
-    import tempfile
-
     if writable_home():
         return None
     folder = Path(tempfile.gettempdir()) / f"fmnist-home-{os.getuid()}"

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from fmnist.data import CLASS_NAMES, N_CLASSES
 from fmnist.environment import versions
+from fmnist.recipe import predict_probs
 from fmnist.stats import accuracy_ci95
 
 
@@ -129,10 +131,8 @@ def summary(metrics: dict[str, Any]) -> str:
             f"{metrics['n_params']:,} parameters.")
 
 
-def per_class_table(metrics: dict[str, Any]):
+def per_class_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """Precision, recall, F1 and support per class (a DataFrame, one row per class)."""
-    import pandas as pd
-
     table = pd.DataFrame(metrics["per_class"]).T.round(4)
     table["support"] = table["support"].astype(int)  # a count of images, not a score
     return table
@@ -157,8 +157,6 @@ def evaluate_predictor(predict, x_test: np.ndarray, y_test: np.ndarray, /, **rec
 def evaluate_keras(model, x_test: np.ndarray, y_test: np.ndarray, /, tta: bool = False,
                    **record: Any) -> Evaluation:
     """Evaluate a Keras model (with test-time flip averaging when `tta`), timing inference."""
-    from fmnist.recipe import predict_probs
-
     return evaluate_predictor(lambda x: predict_probs(model, x, tta), x_test, y_test,
                               n_params=int(model.count_params()), tta=tta, **record)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fmnist.cells import tagged_sources, write_tagged_cells
 from fmnist.chapters import notebooks
+from fmnist.schema import ParamsError
 
 CONFIG_FILE = "_config.yml"
 SETUP_TAG = "setup"
@@ -88,8 +89,6 @@ def config_repository(root: Path) -> str:
 def repository_url(root: Path) -> str:
     """The project's address: the GitHub remote `origin`, else `_config.yml`'s, which must be a
     plain GitHub address (`ParamsError` otherwise: it would reach the site's pages)."""
-    from fmnist.schema import ParamsError
-
     found = git_repository(root)
     if found:
         return found

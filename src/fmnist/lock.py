@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 LOCK_FILE = ".fmnist.lock"
 HOLDER_FILE = ".fmnist.lock.json"
 
@@ -36,8 +38,6 @@ def holder(root: Path) -> str:
 def project_lock(root: Path, wait: bool = True,
                  say: Callable[[str], None] = lambda m: print(m, flush=True)) -> Iterator[None]:
     """Hold the project's run lock; wait for it (saying so), or raise `LockBusy`."""
-    from filelock import FileLock, Timeout
-
     lock = FileLock(root / LOCK_FILE)
     try:
         lock.acquire(timeout=0)

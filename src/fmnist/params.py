@@ -4,6 +4,9 @@ A profile is one YAML file (`profile_yaml` reads it): shared keys (`seed`, `data
 `results_dir`) plus one section per chapter. Every value is checked for type and range before
 any chapter runs; errors name the file, the key and what is allowed. A chapter validates the
 parameters papermill gave it the same way (`from_namespace`, `read_section`).
+
+pandas is imported only for a chapter's table of its parameters (`describe_params`): the command
+line loads this module, and pandas would more than double its start-up.
 """
 
 from __future__ import annotations
@@ -335,7 +338,7 @@ def chapter_values(shared: SharedParams, section: Any) -> dict[str, Any]:
 
 def describe_params(shared: SharedParams, section: Any) -> Any:
     """The parameters a chapter runs with, as a table of key, value and meaning."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - the command line's start-up (module docstring)
 
     rows = [{"parameter": f.name, "value": repr(getattr(obj, f.name)),
              "meaning": f.metadata.get("help", "")}

@@ -4,6 +4,9 @@ and test-time flip averaging.
 Every piece is off in `Recipe()`; a chapter's profile section switches each one on. Augmentation
 is done in NumPy on whole batches (one vectorised flip and one gather per batch, seeded per
 epoch), not with Keras' per-image preprocessing layers, which are slow on a CPU.
+
+Keras is imported only by the two functions that subclass its classes: `evaluate` imports this
+module, and the logistic regression's chapter, which evaluates with it, loads no TensorFlow.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, recipe: Recipe, 
     A `keras.utils.PyDataset` whose batch `i` of epoch `e` depends only on (seed, e, i), so a
     rerun sees exactly the same batches; `EpochSetter` tells it the epoch.
     """
-    import keras
+    import keras  # noqa: PLC0415 - TensorFlow (module docstring)
 
     class TrainBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -109,7 +112,7 @@ def make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, recipe: Recipe, 
 
 def epoch_setter(batches):
     """A callback that tells `batches` which epoch is starting (also when resumed mid-way)."""
-    import keras
+    import keras  # noqa: PLC0415 - TensorFlow (module docstring)
 
     class EpochSetter(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -6,6 +6,9 @@ Executed notebooks live in `results/notebooks/` (never in `book/`, so `git statu
 Longer than most modules: besides running chapters, it tells each way a chapter can fail (a
 cell that raised, a kernel that died, a notebook an edit left unreadable, results it did not
 write) from a chapter that ran, so that none of them is taken for fresh results.
+
+papermill is imported only when a chapter is to run: a report whose chapters are all fresh
+decides so, and builds the site, without it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from fmnist import executed, interrupt, paths, runs, schedule
 from fmnist.chapters import PIPELINE, SLUGS, Chapter, chapter
+from fmnist.console import Echo, prefixed
+from fmnist.data import split_key
 from fmnist.environment import package_versions, versions
 from fmnist.params import Profile
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE, STAMP_FILE
@@ -33,6 +40,9 @@ from fmnist.results import (
     damage,
     load_metrics,
 )
+from fmnist.tuning import ahead
+from fmnist.tuning.distribute import SearchFailed
+from fmnist.tuning.folders import search_state
 
 
 def say(message: str) -> None:
@@ -64,8 +74,6 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
     From the data chapter, its split; from a model chapter, its `metrics.json` (the tuning
     chapter compares with the CNN's validation accuracy; the comparison reads every model's).
     """
-    from fmnist.data import split_key
-
     def read(dep: str) -> Any:
         if dep == "data":
             return split_key(results)
@@ -86,8 +94,6 @@ def chapter_inputs(slug: str, results: Path, profile: Profile | None = None) -> 
 
 
 def _search_state(results: Path, profile: Profile) -> Any:
-    from fmnist.tuning.folders import search_state
-
     return search_state(results, profile.shared, profile.sections["tuning"],
                         profile.sections["cnn"])
 
@@ -140,8 +146,6 @@ def why_stale(root: Path, profile: Profile, ch: Chapter, results: Path) -> str |
 
 def _read_chapter(path: Path, slug: str) -> None:
     """Refuse a chapter whose notebook an edit left unreadable, before a kernel starts."""
-    import nbformat
-
     try:
         nbformat.read(path, as_version=4)
     except Exception as err:  # nbformat's errors for a broken file have no common base
@@ -154,8 +158,6 @@ def _read_chapter(path: Path, slug: str) -> None:
 def _last_started_cell(out: Path) -> str:
     """The last cell papermill started in a kept notebook (where a dead kernel stopped), in
     words."""
-    import nbformat
-
     try:
         cells = nbformat.read(out, as_version=4).cells
     except Exception:  # the notebook is kept as papermill left it; its cell is a detail
@@ -197,9 +199,7 @@ def _check_written(results: Path, ch: Chapter, before: dict, out: Path) -> None:
 
 def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) -> float:
     """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
-    import papermill as pm
-
-    from fmnist.console import Echo, prefixed
+    import papermill as pm  # noqa: PLC0415 - only when a chapter runs (module docstring)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
     source = ch.path(root)
@@ -299,9 +299,6 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
     """`steps` with the tuning search as a step of its own, after the data, before the tuning
     chapter (which then resumes a finished search: only its retrain and decision remain)."""
     def search() -> float:
-        from fmnist.tuning import ahead
-        from fmnist.tuning.distribute import SearchFailed
-
         log(f"{line_prefix('search')}running the tuning search beside the model chapters ...")
         try:
             seconds = ahead.run_search_process(root, profile, prefix=line_prefix("search"))

@@ -13,9 +13,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fmnist import citation, downloads, ladder, launch, runs
+import matplotlib.pyplot as plt
+import nbformat
+
+from fmnist import citation, compare, downloads, ladder, launch, runs
 from fmnist.chapters import PIPELINE, notebooks
 from fmnist.paths import NOTEBOOKS_DIR, RUN_FILE
+from fmnist.plots import comparison as comparison_plots
+from fmnist.plots import style
 
 
 class SiteFailed(RuntimeError):
@@ -24,15 +29,13 @@ class SiteFailed(RuntimeError):
 
 def summary_markdown(results: Path, comparison) -> str:
     """The intro page's results table and run metadata, generated from the results files."""
-    from fmnist.compare import results_table, to_markdown
-
     run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else None
     if run is None:
         return "*No run has been recorded yet: run `fmnist report` to fill this section.*\n"
-    table = results_table(comparison)
+    table = compare.results_table(comparison)
     v = run["versions"]
     pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("machine",))
-    return (to_markdown(table) + "\n\n"
+    return (compare.to_markdown(table) + "\n\n"
             f"| run | |\n|---|---|\n| date | {run['date']} |\n| profile | `{run['profile']}` |\n"
             f"| parameters hash | `{run['params_hash']}` |\n| packages | {pkgs} |\n"
             f"| CPU | {v['machine']} |\n"
@@ -51,12 +54,6 @@ def _time_cell(run: dict) -> str:
 def headline_markdown(root: Path, comparison, folder: Path) -> str:
     """Draw the landing page's figure into `folder` and return the markdown that shows it
     (nothing while no model has results)."""
-    import matplotlib.pyplot as plt
-
-    from fmnist import compare
-    from fmnist.plots import comparison as comparison_plots
-    from fmnist.plots import style
-
     data = compare.headline_inputs(comparison, root / compare.BENCH_FILE)
     if not data["study"]:
         return ""
@@ -92,16 +89,12 @@ def citation_markdown(root: Path, run_date: str | None) -> str:
 
 def downloads_cell(links: str):
     """A markdown cell that closes a chapter's page with its downloads."""
-    import nbformat
-
     return nbformat.v4.new_markdown_cell("## Download the results\n\n" + links)
 
 
 def add_downloads_cells(book: Path, written: list[downloads.Download]) -> None:
     """Add each chapter page's download links (the comparison's: every file) before the notes
     the runner appended after execution (its run time), so the page still ends with them."""
-    import nbformat
-
     for ch in PIPELINE:
         if ch.slug != "comparison" and not any(d.chapter == ch.slug for d in written):
             continue
@@ -128,15 +121,11 @@ RUNS_PAGE = "runs.md"
 def runs_markdown(results: Path, folder: Path) -> tuple[str, str]:
     """The runs page's body (with its figure drawn into `folder`) and the landing page's link
     to it, which appears once the history holds more than one run."""
-    import matplotlib.pyplot as plt
-
-    from fmnist.plots import comparison, style
-
     history, damaged = runs.load_runs(results)
     body = runs.page_markdown(history, damaged)
     if len(history) < 2:
         return body, ""
-    fig = comparison.plot_validation_history(runs.validation_series(history))
+    fig = comparison_plots.plot_validation_history(runs.validation_series(history))
     style.save(fig, folder, "runs_validation")
     plt.close(fig)
     figure = ("```{figure} runs_validation.png\n:alt: " + fig.description + "\n\n"
@@ -160,8 +149,6 @@ def fill_markers(path: Path, blocks: dict[str, str]) -> None:
 def stage_book(root: Path, results: Path, stage: Path) -> None:
     """Copy the book's sources into `stage`, with executed notebooks, a filled-in intro and the
     results' downloads."""
-    from fmnist.compare import load
-
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
     book = stage / "book"
@@ -170,7 +157,7 @@ def stage_book(root: Path, results: Path, stage: Path) -> None:
         executed = results / NOTEBOOKS_DIR / ch.notebook
         if executed.is_file():
             shutil.copy2(executed, book / ch.notebook)
-    comparison = load(results)  # each results file read once for the whole site
+    comparison = compare.load(results)  # each results file read once for the whole site
     written = downloads.write_downloads(results, comparison, book / downloads.FOLDER)
     run = json.loads((results / RUN_FILE).read_text()) if (results / RUN_FILE).is_file() else {}
     try:

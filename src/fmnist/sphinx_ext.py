@@ -17,6 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bs4 import BeautifulSoup
+from docutils import nodes
+from PIL import Image
+
 from fmnist.plots import PNG_DESCRIPTION  # `fmnist.plots` alone loads no matplotlib
 
 TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
@@ -41,8 +45,6 @@ def dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 def png_description(path: Path) -> str | None:
     """The description a PNG carries in its text fields, if it is a PNG that has one."""
-    from PIL import Image
-
     try:
         with Image.open(path) as image:
             text = getattr(image, "text", {}).get(PNG_DESCRIPTION)
@@ -53,8 +55,6 @@ def png_description(path: Path) -> str | None:
 
 def describe_images(app, doctree) -> None:
     """Give each image without alt text the description its file carries."""
-    from docutils import nodes
-
     for node in doctree.findall(nodes.image):
         if node.get("alt") or "://" in node["uri"] or node["uri"].startswith("data:"):
             continue
@@ -70,8 +70,6 @@ def _empty(cell) -> bool:
 
 def fix_table(html: str) -> str:
     """One HTML table with header cells a screen reader can name (see the module's note)."""
-    from bs4 import BeautifulSoup
-
     soup = BeautifulSoup(html, "html.parser")
     table = soup.table
     rows = table.thead.find_all("tr", recursive=False) if table.thead else []

@@ -28,7 +28,8 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
     keras.utils.set_random_seed(seed)  # seeds `random`, NumPy and the backend
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # only under TensorFlow: Keras may run on another backend
+        # Only under TensorFlow: Keras may run on another backend, without it installed.
+        import tensorflow as tf  # noqa: PLC0415
 
         tf.config.experimental.enable_op_determinism()
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
 
 from fmnist.chapters import MODELS, SHORT_MODELS
 from fmnist.data import CLASS_NAMES
@@ -42,8 +44,6 @@ def plot_accuracy(names: Sequence[str], acc: Sequence[float],
 @styled
 def plot_f1_heatmap(names: Sequence[str], f1: np.ndarray) -> plt.Figure:
     """Per-class F1 per model (models x classes), every value written in its cell."""
-    import seaborn as sns
-
     if not names:
         return _no_results("Per-class F1")
     fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(names) + 2.2))
@@ -222,8 +222,6 @@ def _no_results(title: str) -> plt.Figure:
 
 def _seconds_axis(ax) -> None:
     """A log scale labelled 1, 2, 5, 10, 20, 50 ... in plain numbers."""
-    from matplotlib.ticker import FuncFormatter
-
     def label(value: float, _pos) -> str:
         low, high = ax.get_xlim()
         # Within one decade every tick is named; over several, 1, 2 and 5 of each.

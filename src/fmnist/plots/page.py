@@ -7,17 +7,17 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
 from fmnist.data import CLASS_NAMES, N_CLASSES
+from fmnist.evaluate import Evaluation, most_confident_mistakes
 from fmnist.plots.style import WIDTH, count, describe, epoch_axis, styled
 
 
 @styled
 def plot_class_balance(counts: Mapping[str, Mapping[str, int]]) -> plt.Figure:
     """Images per class in each split, as grouped bars."""
-    import pandas as pd
-    import seaborn as sns
-
     long = pd.DataFrame([{"class": c, "split": split, "images": n}
                          for split, per_class in counts.items()
                          for c, n in per_class.items()])
@@ -63,8 +63,6 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, per_class: int, seed: i
 def plot_confusion(cm: np.ndarray, title: str) -> plt.Figure:
     """The confusion matrix: counts written in each cell, shaded by the share of the true class
     (so the diagonal reads as each class's recall)."""
-    import seaborn as sns
-
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(WIDTH, 6.4))
     sns.heatmap(share, annot=cm, fmt="d", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
@@ -109,11 +107,9 @@ def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str) -> 
 
 
 @styled
-def plot_mistakes(images: np.ndarray, ev, n: int, title: str) -> plt.Figure:
+def plot_mistakes(images: np.ndarray, ev: Evaluation, n: int, title: str) -> plt.Figure:
     """The `n` test images an evaluation got wrong with the highest confidence, each with its
     true class, predicted class and that prediction's probability."""
-    from fmnist.evaluate import most_confident_mistakes
-
     indices, y_true, probs = most_confident_mistakes(ev, n), ev.y_true, ev.probs
     cols = 6
     rows = max(1, int(np.ceil(len(indices) / cols)))

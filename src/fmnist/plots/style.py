@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib import cycler
+from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from fmnist.chapters import MODELS
 from fmnist.plots import PNG_DESCRIPTION
@@ -31,9 +34,6 @@ DPI = 144
 
 
 def _theme() -> dict[str, Any]:
-    import seaborn as sns
-    from matplotlib import cycler
-
     return {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.9),
             "axes.prop_cycle": cycler(color=sns.color_palette("colorblind")),
             "figure.dpi": DPI, "savefig.dpi": DPI, "figure.constrained_layout.use": True,
@@ -101,7 +101,8 @@ def _describe_in_notebook() -> None:
     """
     if "IPython" not in sys.modules:  # a plain script: there is no notebook output
         return
-    from IPython import get_ipython
+    # Loaded already (checked just above); a runtime without the report extra may lack it.
+    from IPython import get_ipython  # noqa: PLC0415
 
     shell = get_ipython()
     if shell is not None and hasattr(shell, "display_formatter"):
@@ -112,8 +113,6 @@ def model_color(name: str) -> tuple[float, float, float]:
     """The colour of a model in every figure, by its chapter's slug or display name; a label
     that adds a note in parentheses ("Tuned CNN (retrain)") takes its model's colour; grey
     for anything else. The pipeline's order (`chapters.MODELS`) sets each model's colour."""
-    import seaborn as sns
-
     palette = sns.color_palette("colorblind")
     model = name.split(" (", 1)[0]
     for i, (slug, display) in enumerate(MODELS.items()):
@@ -141,8 +140,6 @@ def count(n: int, noun: str) -> str:
 
 def epoch_axis(ax, n: int) -> None:
     """Whole numbers 1..n (epochs, trials), never fractions, whatever n."""
-    from matplotlib.ticker import FixedLocator, MaxNLocator
-
     locator = FixedLocator(range(1, n + 1)) if n <= 12 else MaxNLocator(integer=True)
     ax.xaxis.set_major_locator(locator)
     ax.set_xlim(0.5, n + 0.5)

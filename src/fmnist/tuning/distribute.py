@@ -2,7 +2,8 @@
 machine: one chief oracle and N workers, each a `fmnist tune --in-process` on the same profile.
 
 Launching the processes needs no TensorFlow: the search's own modules are imported inside the
-functions that search, so a launcher starts without TensorFlow's seconds and start-up lines.
+functions that search, so a launcher starts without TensorFlow's seconds and start-up lines; and
+`console`, which needs jupyter_client (the `report` extra), inside the one that starts them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fmnist import interrupt
+from fmnist.environment import use_threads
 from fmnist.params import Profile
 from fmnist.paths import results_path
 from fmnist.tuning.folders import TUNER_ID_VAR
@@ -34,9 +36,8 @@ def search_here(root: Path, profile: Profile) -> SearchSetup:
     """Run this process's part of the profile's search: all of it, or a chief's or a worker's
     as the KERASTUNER_* variables say, with the tuning section's thread count. One line per
     trial, from the tuner."""
-    from fmnist.environment import use_threads
-    from fmnist.train import seed_everything
-    from fmnist.tuning.steps import run_search
+    from fmnist.train import seed_everything  # noqa: PLC0415 - Keras
+    from fmnist.tuning.steps import run_search  # noqa: PLC0415 - Keras
 
     use_threads(profile.sections["tuning"].threads)  # before TensorFlow's first operation
     seed_everything(profile.shared.seed)
@@ -62,7 +63,7 @@ def search_profile(root: Path, profile: Profile, workers: int = 0, params: str |
 
 
 def _prepare(root: Path, profile: Profile, overwrite: bool | None = None) -> SearchSetup:
-    from fmnist.tuning.steps import prepare_search
+    from fmnist.tuning.steps import prepare_search  # noqa: PLC0415 - Keras
 
     tuning, cnn, split = (profile.sections[k] for k in ("tuning", "cnn", "data"))
     return prepare_search(results_path(root, profile.shared.results_dir), profile.shared,
@@ -92,8 +93,7 @@ def worker_threads(workers: int, threads: int) -> int:
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     """Start one search process; its stderr reaches the terminal without start-up noise."""
-    # Imported here: `console` needs jupyter_client, which only the `report` extra installs.
-    from fmnist.console import forward
+    from fmnist.console import forward  # noqa: PLC0415 - jupyter_client: the report extra
 
     proc = interrupt.track(subprocess.Popen(command, env=env, stderr=subprocess.PIPE))
     forward(proc.stderr)
