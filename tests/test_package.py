@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -192,6 +193,24 @@ def test_no_module_of_the_package_imports_another_in_a_cycle():
     cycles = sorted(m for m in graph if reaches(m, m))
     assert cycles == [], f"modules in an import cycle: {cycles}"
     assert graph["fmnist.chapters"] == set(), "the pipeline table imports nothing of the project"
+
+
+def layout_modules(text: str) -> list[str]:
+    """The modules the package table of docs/layout.md names (its second column), as dotted
+    names inside `fmnist`."""
+    rows = text[text.index("## The package"):].splitlines()
+    cells = [row.split("|")[2] for row in rows if row.startswith("| ")]
+    return [name for cell in cells for name in re.findall(r"`([\w.]+)`", cell)]
+
+
+def test_the_layout_page_names_every_module_of_the_package_and_no_other():
+    named = layout_modules((ROOT / "docs" / "layout.md").read_text())
+    modules = {name.removeprefix("fmnist.") for name in package_modules()} - {"fmnist"}
+    assert sorted(modules - set(named)) == [], "missing from docs/layout.md's package table"
+    assert sorted(set(named) - modules) == [], "docs/layout.md names modules that do not exist"
+    assert len(named) == len(set(named)), "docs/layout.md names a module twice"
+    assert layout_modules("## The package\n| x | `tuning.space`, `plots` | jobs |\n") == [
+        "tuning.space", "plots"]
 
 
 def test_reading_or_launching_a_search_loads_no_keras():
