@@ -3,7 +3,8 @@
 A profile is one YAML file (`profile_yaml` reads it): shared keys (`seed`, `data_dir`,
 `results_dir`) plus one section per chapter. Every value is checked for type and range before
 any chapter runs; errors name the file, the key and what is allowed. A chapter validates the
-parameters papermill gave it the same way (`from_namespace`, `read_section`).
+parameters papermill gave it the same way (`from_namespace`, `read_section`). Somewhat over 300
+lines: every check's message names the file, the key and what is allowed.
 
 pandas is imported only for a chapter's table of its parameters (`describe_params`): the command
 line loads this module, and pandas would more than double its start-up.

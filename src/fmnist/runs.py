@@ -8,6 +8,9 @@ runs compare image by image with McNemar's exact test. Validation leads every co
 choosing parameters by the test column would overfit the test set, which this study exists to
 avoid. The history keeps the newest `comparison.history` runs; an unreadable entry is named and
 skipped, the others kept.
+
+Longer than most modules: a run is recorded, read back, compared with another and shown both in
+the terminal (`fmnist runs`) and on the site's runs page, from the same records and tests.
 """
 
 from __future__ import annotations
