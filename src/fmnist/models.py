@@ -7,12 +7,13 @@ Keras 3 only (`import keras`), so any Keras backend works; TensorFlow stays the 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
 
 import keras
 
 from fmnist.data import N_CLASSES
-from fmnist.schema import BN_PLACEMENTS, HEADS, CnnParams
+from fmnist.schema import BN_PLACEMENTS, HEADS, CnnParams, DenseParams
 
 IMAGE_SHAPE = (28, 28, 1)
 BN_MOMENTUM = 0.9
@@ -21,19 +22,22 @@ BN_MOMENTUM = 0.9
 # memory-bound. Least squares on CPU time per image over the tuning space, batch normalisation
 # after pooling (bench/cnn_step_cost.py --fit; bench/NOTES.md).
 ACTIVATION_MACS = 180
-# The original study's CNN, which the schema's defaults are: every builder's and cost's default,
-# and the unit of `cnn_cost`.
+# The original study's networks, which the schema's defaults are: every builder's and cost's
+# default, and (the CNN) the unit of `cnn_cost`.
+ORIGINAL_DENSE = DenseParams()
 ORIGINAL_CNN = CnnParams()
 # The keys of a CNN section that set its cost per image (`cnn_macs`, `cnn_cost`).
 COST_KEYS: tuple[str, ...] = ("filters", "kernel_size", "dense_units", "padding", "head")
 
 
 def build_dense(
-    units: Sequence[int] = (128, 64), dropout: float = 0.0, n_inputs: int = 784
+    units: Sequence[int] = ORIGINAL_DENSE.units,
+    dropout: float = ORIGINAL_DENSE.dropout,
+    n_inputs: int = math.prod(IMAGE_SHAPE),
 ) -> keras.Model:
     """An MLP: one ReLU layer per entry of `units`, each followed by dropout, then softmax.
 
-    The defaults are the original study's network (128 and 64 units, no dropout).
+    The defaults are the original study's network (the schema's `DenseParams`).
     """
     inputs = keras.Input(shape=(n_inputs,), name="pixels")
     x = inputs
