@@ -19,6 +19,9 @@ runs one real draw of the search, for the record.
 Every time target is a ratio to the original procedure measured in the same invocation (`--part
 all`, the default, runs both): machines of this kind differ up to 4x in speed.
 
+TensorFlow is imported only inside the functions that train (`--part table` re-renders without
+it), each such import marked.
+
 Usage: python bench/run.py [--part report|replica|all|table] [--params params/default.yaml]
 Writes bench/results/latest.json and bench/results/latest.md, and the README's results table.
 """
@@ -26,6 +29,7 @@ Writes bench/results/latest.json and bench/results/latest.md, and the README's r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -34,12 +38,19 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from readme import replace_block
+from sklearn.linear_model import LogisticRegression
 
+from fmnist import compare, ladder
 from fmnist.chapters import MODELS  # every model by its chapter's slug, with its display name
+from fmnist.data import load_dataset
+from fmnist.environment import machine_description
+from fmnist.params import load_profile
+from fmnist.tuning.folders import SECONDS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -62,7 +73,6 @@ TIMING_REPEATS = 3  # each architecture's timing, after a warm-up; its cost is t
 def run_report(params: str, results_dir: str | None = None) -> dict:
     """The full report of a profile (the default one), forced; figures read from the files it
     wrote. `results_dir` keeps another profile's results apart from the default report's."""
-    from fmnist.params import load_profile
 
     overrides = [f"results_dir={results_dir}"] if results_dir else []
     profile = load_profile(ROOT / params, overrides)
@@ -150,8 +160,6 @@ class TreeMemory:
 def rungs(results: Path) -> list[dict]:
     """Each step up the ladder on the paired test predictions: the gain and McNemar's exact p,
     Holm-adjusted over the rungs (`fmnist.ladder`, the family every page uses)."""
-    from fmnist import compare, ladder
-
     return [{"from": t.lower, "to": t.upper, "gain": t.gain,
              "only_upper_right": t.only_upper_right, "only_lower_right": t.only_lower_right,
              "p_holm": t.p_adjusted} for t in ladder.rungs(compare.load(results))]
@@ -163,10 +171,6 @@ def _accuracy(model, x, y) -> float:
 
 def replica_logreg(x_train, y_train, x_test, y_test) -> dict:
     """The original's logistic regression: saga, max_iter=100 (it does not converge)."""
-    import warnings
-
-    from sklearn.linear_model import LogisticRegression
-
     clf = LogisticRegression(solver="saga", max_iter=100, random_state=0)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -179,7 +183,7 @@ def replica_logreg(x_train, y_train, x_test, y_test) -> dict:
 
 
 def _original_cnn(filters1=32, filters2=64, kernel1=3, kernel2=3, units=128, dropout=0.3):
-    import keras
+    import keras  # noqa: PLC0415 (TensorFlow)
 
     return keras.Sequential([
         keras.Input((28, 28, 1)),
@@ -208,10 +212,9 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
     The search resumes from `directory` (it can take hours here); its time is the sum of the
     trials' own wall times, and `save` records each finished trial as it lands.
     """
-    import keras_tuner as kt
+    import keras_tuner as kt  # noqa: PLC0415 (TensorFlow)
 
-    from fmnist.tuning.folders import SECONDS_FILE
-    from fmnist.tuning.tuners import timed
+    from fmnist.tuning.tuners import timed  # noqa: PLC0415 (TensorFlow)
 
     def build(hp):
         low, high, step = ORIGINAL_DROPOUT
@@ -249,7 +252,7 @@ def replica_search(x_train, y_train, x_test, y_test, directory: Path,
 
 
 def _replica_dense(x_train, y_train, x_test, y_test) -> dict:
-    import keras
+    import keras  # noqa: PLC0415 (TensorFlow)
 
     dense = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
                               keras.layers.Dense(64, activation="relu"),
@@ -297,8 +300,6 @@ def architecture_costs(x, y, short: int = 10, long: int = 50,
     """Every architecture of the original's search space, timed as its search trains it, after a
     warm-up that builds and traces its steps, `repeats` times: its cost is each figure's median
     over the repeats, and every repeat is kept (`repeats`) for the estimate's own spread."""
-    import itertools
-
     rows = []
     for combo in itertools.product(*ORIGINAL_SPACE.values()):
         arch = dict(zip(ORIGINAL_SPACE, combo, strict=True))
@@ -383,9 +384,8 @@ def run_replica(save=lambda partial: None, draw_search: bool = False) -> dict:
     The tuned CNN's search and retrain are their expectation over the search space
     (`expected_search`); `draw_search` also runs one real draw of them, for the record.
     """
-    import keras
+    import keras  # noqa: PLC0415 (TensorFlow)
 
-    from fmnist.data import load_dataset
 
     keras.utils.set_random_seed(0)
     ds = load_dataset()
@@ -414,8 +414,6 @@ def run_replica(save=lambda partial: None, draw_search: bool = False) -> dict:
 
 
 def machine() -> dict:
-    from fmnist.environment import machine_description
-
     return {"cpu": machine_description(), "cores": os.cpu_count(),
             "python": platform.python_version()}
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from fmnist import interrupt
+from fmnist.console import Echo, forward
 from fmnist.params import Profile
 from fmnist.tuning.distribute import SearchFailed
 
@@ -26,8 +27,6 @@ def run_search_process(root: Path, profile: Profile, prefix: str = "") -> float:
     """Run `profile`'s search in a child process (`fmnist tune --in-process`), its lines echoed
     after `prefix`; return its seconds. The child is stopped with the command; `SearchFailed`
     if it ends with an error (its own message has reached the terminal)."""
-    from fmnist.console import Echo, forward
-
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fmnist-search-") as folder:
         # The profile as the runner holds it, overrides applied, under its own name.
