@@ -251,7 +251,8 @@ def _relative(text: str, root: Path) -> str:
 def run_chapters(root: Path, profile: Profile, selected: list[str],
                  force: bool | Iterable[str] = False,
                  log: Callable[[str], None] = say, jobs: int = 1) -> dict[str, float]:
-    """Execute the selected chapters, skipping fresh ones; return the seconds of those that ran.
+    """Execute the selected chapters, skipping fresh ones; return the seconds of those that ran
+    (and of the search, `search`, when it ran ahead of its chapter).
 
     `force` is True (rerun all selected) or the chapters to rerun even when fresh. Up to `jobs`
     chapters run side by side as soon as the chapters they read have ended (`fmnist.schedule`);
@@ -280,7 +281,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     if jobs > 1 and _search_ahead(root, profile, results, todo, force):
         steps = searching_first(steps, root, profile, log)
     seconds = schedule.run_steps(steps, jobs, weight=_previous_seconds(results))
-    return {slug: s for slug, s in seconds.items() if s is not None and slug in numbers}
+    return {step: s for step, s in seconds.items() if s is not None}
 
 
 def _search_ahead(root: Path, profile: Profile, results: Path, todo: list[Chapter],
@@ -333,6 +334,8 @@ def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
     if (results / RUN_FILE).is_file():
         previous = json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
     seconds = {**previous, **timings}
+    if "tuning" in timings and "search" not in timings:  # this time the chapter searched itself
+        seconds.pop("search", None)
     record = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "profile": profile.name,
