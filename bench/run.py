@@ -440,18 +440,29 @@ def _ratio(result: dict) -> float | None:
     return None
 
 
-def seed_notes(seeds: dict | None) -> list[str]:
-    """The tuning gain over fresh training seeds, leading; the report's own run apart."""
+def seed_notes(seeds: dict | None, report: dict | None = None) -> list[str]:
+    """The tuning gain over fresh training seeds, leading; the report's own run apart (read from
+    the report of the same record, when there is one)."""
     if not seeds or "fresh" not in seeds:
         return []
     f, own = seeds["fresh"], seeds.get("report_run")
     low, high = f["gain_ci95"]
+    other_profile = (report and seeds.get("params_hash")
+                     and seeds["params_hash"] != report.get("params_hash"))
     notes = [f"**Tuned CNN minus CNN over {f['n_seeds']} fresh training seeds** (the split "
              f"fixed; `python bench/seeds.py`): **{100 * f['gain_mean']:+.2f} ± "
              f"{100 * f['gain_sd']:.2f} points** on test (mean ± standard deviation; 95 % "
              f"t-interval {100 * low:+.2f} to {100 * high:+.2f}), "
-             f"{100 * f['val_gain_mean']:+.2f} ± {100 * f['val_gain_sd']:.2f} on validation."]
-    if own:
+             f"{100 * f['val_gain_mean']:+.2f} ± {100 * f['val_gain_sd']:.2f} on validation"
+             + (f", measured with the profile as it was then (parameters hash "
+                f"`{seeds['params_hash']}`, against the report's `{report['params_hash']}`)"
+                if other_profile else "") + "."]
+    models = (report or {}).get("models", {})
+    if "tuning" in models and "cnn" in models:
+        gain = models["tuning"]["accuracy"] - models["cnn"]["accuracy"]
+        notes.append(f"The report's own run (seed {report['params']['seed']}), the one that "
+                     f"passed the keep-or-reject gate, gained {100 * gain:+.2f}.")
+    elif own:
         notes.append(f"The report's own run (seed {own['seed']}), the one that passed the "
                      f"keep-or-reject gate, gained {100 * own['gain']:+.2f}.")
     return notes
@@ -519,7 +530,7 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"\nMachine: {result['machine']['cpu']}, Python {result['machine']['python']}. "
              f"Profile `{report.get('profile')}`; {result.get('date', 'date unknown')}."]
-    notes += seed_notes(result.get("seeds"))
+    notes += seed_notes(result.get("seeds"), result.get("report"))
     if report.get("rungs"):
         notes.append("Each step up the ladder on the paired test predictions (McNemar's exact "
                      "test, Holm-adjusted over the rungs, as on every page): " + "; ".join(
