@@ -137,6 +137,7 @@ def test_the_seed_spread_leads_with_fresh_seeds_and_shows_the_gated_run_apart(tm
     assert text.startswith("Over 3 fresh training seeds (1, 2, 3;")
     assert "+2.20 ± 0.20 points" in text and "95 % t-interval +1.70 to +2.70" in text
     assert text.index("fresh") < text.index("seed 42") and "passed the keep-or-reject gate" in text
+    assert "+2.89" not in text, "a gain recorded from another run is quoted as this run's"
     # A record that pools the gated run with the others is not quoted.
     record.write_text(json.dumps({"seeds": {"n_seeds": 3, "gain_mean": 0.024}}))
     assert "has not been measured" in ladder.seed_spread_note(record)

@@ -225,7 +225,7 @@ def seed_spread(record_file: Path) -> dict[str, Any] | None:
 
 
 def seed_spread_note(record_file: Path) -> str:
-    """The gain over fresh training seeds, leading; the report's own (gated) run apart."""
+    """The gain over fresh training seeds, leading; the report's own (gated) run kept apart."""
     s = seed_spread(record_file)
     if not s or "fresh" not in s:
         return ("The gain over fresh training seeds has not been measured for this copy of the "
@@ -238,9 +238,10 @@ def seed_spread_note(record_file: Path) -> str:
             f"standard deviation; 95 % t-interval {100 * low:+.2f} to {100 * high:+.2f}); on "
             f"validation {100 * f['val_gain_mean']:+.2f} ± {100 * f['val_gain_sd']:.2f}.")
     if own:
+        # Its gain is not quoted from the record: the page states this run's own, which a rerun
+        # since the record was made may have moved.
         text += (f" The report's own run (seed {own['seed']}), the one that passed the "
-                 f"keep-or-reject gate on validation, gained {100 * own['gain']:+.2f} points on "
-                 f"test; it is not among the fresh seeds.")
+                 f"keep-or-reject gate on validation, is not among the fresh seeds.")
     return text
 
 
