@@ -149,7 +149,8 @@ def test_rerunning_gives_identical_numbers(quick_project, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_report_killed_while_a_chapter_trains_completes_on_rerun(quick_project):
+def test_a_report_killed_while_a_chapter_trains_completes_on_rerun(quick_project, tmp_path):
+    quick_project = copy_of(quick_project, tmp_path)
     stamp = quick_project / "results" / "dense" / "stamp.json"
     metrics = quick_project / "results" / "dense" / "metrics.json"
     assert stamp.is_file()
@@ -249,7 +250,8 @@ def truncate(path):
     ("dense", "metrics.json", truncate),          # a disk that filled
     ("baseline", "model.npz", lambda p: p.unlink()),  # a hand clean-up
 ], ids=["truncated-predictions", "truncated-metrics", "missing-model"])
-def test_damaged_results_are_named_and_made_again(quick_project, chapter, name, spoil):
+def test_damaged_results_are_named_and_made_again(quick_project, tmp_path, chapter, name, spoil):
+    quick_project = copy_of(quick_project, tmp_path)
     spoil(quick_project / "results" / chapter / name)
     proc = fmnist("report", "--params", "params/quick.yaml", cwd=quick_project)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -281,7 +283,8 @@ def interrupt_when(args: list[str], cwd, pattern: str) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_a_chapter_trains_exits_130_with_one_line(quick_project):
+def test_ctrl_c_while_a_chapter_trains_exits_130_with_one_line(quick_project, tmp_path):
+    quick_project = copy_of(quick_project, tmp_path)
     metrics = quick_project / "results" / "cnn" / "metrics.json"
     before = json.loads(metrics.read_text())
     proc = interrupt_when(["run", "cnn", "--params", "params/quick.yaml", "--set",

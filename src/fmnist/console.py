@@ -9,6 +9,7 @@ The kernel's stdout (one line per epoch or trial) is echoed, indented, as it arr
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -41,6 +42,18 @@ NOISE = re.compile("|".join([
 # Set when the run is interrupted (Ctrl-C): the kernels, interrupted too, die with tracebacks
 # about their closed sockets that say nothing to the user; the runner's one line says it all.
 SILENCED = threading.Event()
+
+
+class _QuietWhenStopped(logging.Filter):
+    """papermill's client logs a kernel's death as an error ("Kernel died while waiting for
+    execute reply"); when the command stopped that kernel itself (Ctrl-C, or a chapter failing
+    beside it), the command's own line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not SILENCED.is_set()
+
+
+logging.getLogger("papermill").addFilter(_QuietWhenStopped())
 
 
 def is_noise(line: str) -> bool:

@@ -88,6 +88,13 @@ def track(proc: subprocess.Popen) -> subprocess.Popen:
     return proc
 
 
+def stop_children_quietly() -> None:
+    """Stop every registered child, their dying words (and their clients' reports of their
+    death) silenced: the command itself ends them, and says why once."""
+    _silence_console(True)
+    stop_children()
+
+
 def stop_children(grace: float = CHILD_GRACE) -> None:
     """Stop every registered child still running: SIGTERM to it (to its whole process group
     when it leads one, as a kernel does), then SIGKILL after `grace` seconds."""

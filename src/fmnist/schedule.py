@@ -86,5 +86,5 @@ def run_steps(steps: list[Step], jobs: int,
 def _stop(running: dict[cf.Future, Step]) -> None:
     """Stop the steps still running and wait for their threads (their errors, caused by the
     stop, are dropped: the first failure or the signal is what the command reports)."""
-    interrupt.stop_children()
+    interrupt.stop_children_quietly()
     cf.wait(running)
