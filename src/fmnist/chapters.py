@@ -19,6 +19,12 @@ SPLIT_KEYS: tuple[str, ...] = ("val_fraction", "train_subset")
 BOOK_DIR = "book"  # the chapters' notebooks, in a project
 
 
+# What a model chapter's readers need from its folder (the figures are the pages' own business).
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.npz"
+MODEL_FILES = (METRICS_FILE, PREDICTIONS_FILE)
+
+
 @dataclass(frozen=True)
 class Chapter:
     """One chapter of the report and what flows into it."""
@@ -33,6 +39,7 @@ class Chapter:
     # Of a read chapter's metrics, the keys that count (the whole file where not listed).
     reads_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     model: str | None = None  # display name of the model it trains
+    writes: tuple[str, ...] = ()  # the files its readers need from its folder
     model_short: str | None = None  # its name where space is short (a figure's ticks)
 
     @property
@@ -46,18 +53,20 @@ class Chapter:
 
 
 PIPELINE: tuple[Chapter, ...] = (  # in execution order: data flows one way
-    Chapter("data", 1, "The data"),
+    Chapter("data", 1, "The data", writes=("split.npz",)),
     Chapter("baseline", 2, "Baseline: logistic regression", receives={"data": SPLIT_KEYS},
-            reads=("data",), model="Logistic regression", model_short="LogReg"),
+            reads=("data",), model="Logistic regression", model_short="LogReg",
+            writes=(*MODEL_FILES, "model.npz")),
     Chapter("dense", 3, "Dense network", receives={"data": SPLIT_KEYS}, reads=("data",),
-            model="Dense network", model_short="Dense"),
+            model="Dense network", model_short="Dense", writes=(*MODEL_FILES, "model.keras")),
     Chapter("cnn", 4, "Convolutional network", receives={"data": SPLIT_KEYS}, reads=("data",),
-            model="CNN"),
+            model="CNN", writes=(*MODEL_FILES, "model.keras")),
     # Every trial and the retrain are the CNN chapter's configuration with searched keys
     # changed; of the CNN's results it compares with the validation accuracy only.
     Chapter("tuning", 5, "Tuning the CNN", receives={"data": SPLIT_KEYS, "cnn": None},
             reads=("data", "cnn"), reads_metrics={"cnn": ("val_accuracy",)},
-            model="Tuned CNN"),
+            # A kept default has a model only when the CNN chapter saved one.
+            model="Tuned CNN", writes=MODEL_FILES),
     Chapter("comparison", 6, "Comparison", reads=("baseline", "dense", "cnn", "tuning")),
 )
 SLUGS: tuple[str, ...] = tuple(c.slug for c in PIPELINE)

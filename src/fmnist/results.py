@@ -11,21 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.chapters import METRICS_FILE, PIPELINE, PREDICTIONS_FILE
 from fmnist.data import N_CLASSES
 from fmnist.files import atomic_write, atomic_write_text  # also re-exported from here
 
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.npz"
-# What each chapter's readers need from its folder (the figures are the pages' own business).
-MODEL_FILES = (METRICS_FILE, PREDICTIONS_FILE)
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "data": ("split.npz",),
-    "baseline": (*MODEL_FILES, "model.npz"),
-    "dense": (*MODEL_FILES, "model.keras"),
-    "cnn": (*MODEL_FILES, "model.keras"),
-    "tuning": MODEL_FILES,  # a kept default has a model only when the CNN chapter saved one
-    "comparison": (),
-}
+# What each chapter's readers need from its folder: the pipeline's table says (`Chapter.writes`).
+REQUIRED: dict[str, tuple[str, ...]] = {c.slug: c.writes for c in PIPELINE}
 METRIC_KEYS = ("accuracy", "accuracy_ci95", "macro", "per_class", "confusion_matrix",
                "train_seconds")
 
