@@ -265,8 +265,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
 
     def run(ch: Chapter) -> float | None:
         prefix = numbers[ch.slug]
-        forced = force is True or (force is not False and ch.slug in force)
-        stale = "forced" if forced else why_stale(root, profile, ch, results)
+        stale = "forced" if _forced(force, ch.slug) else why_stale(root, profile, ch, results)
         if stale is None:
             log(f"{prefix} up to date (parameters, notebook, code and inputs unchanged)")
             return None
@@ -291,8 +290,12 @@ def _search_ahead(root: Path, profile: Profile, results: Path, todo: list[Chapte
     tuning = next((ch for ch in todo if ch.slug == "tuning"), None)
     if tuning is None:
         return False
-    forced = force is True or (force is not False and "tuning" in force)
-    return forced or why_stale(root, profile, tuning, results) is not None
+    return _forced(force, "tuning") or why_stale(root, profile, tuning, results) is not None
+
+
+def _forced(force: bool | Iterable[str], slug: str) -> bool:
+    """Whether `force` (True, or the chapters to rerun even when fresh) names `slug`."""
+    return force is True or (force is not False and slug in force)
 
 
 def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
@@ -314,8 +317,8 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
 
 
 def _previous_seconds(results: Path) -> dict[str, float]:
-    """Each chapter's seconds in the last recorded run: the schedule starts the chapter heading
-    the longest path first."""
+    """Each step's seconds in the last recorded run (the schedule starts the step heading the
+    longest path first; the run record keeps those of chapters that did not rerun)."""
     try:
         return json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
     except (OSError, ValueError, AttributeError):
@@ -330,10 +333,7 @@ def write_run_record(results: Path, profile: Profile, timings: dict[str, float],
     `total_seconds` is what producing the current results took, chapter after chapter; with
     chapters side by side (`jobs`), each one's wall seconds include sharing the machine.
     """
-    previous = {}
-    if (results / RUN_FILE).is_file():
-        previous = json.loads((results / RUN_FILE).read_text()).get("chapter_seconds", {})
-    seconds = {**previous, **timings}
+    seconds = {**_previous_seconds(results), **timings}
     if "tuning" in timings and "search" not in timings:  # this time the chapter searched itself
         seconds.pop("search", None)
     record = {
