@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import copy_of, fmnist
 
-from fmnist.chapters import MODELS, PIPELINE
+from fmnist.chapters import MODELS, PIPELINE, SLUGS
 from fmnist.console import is_noise
 from fmnist.params import load_profile
 from fmnist.tuning import folders
@@ -187,6 +187,10 @@ def test_the_report_console_shows_progress_and_no_start_up_noise(quick_project):
     assert re.search(r"^ +cnn +epoch 1/1: train [\d.]+ %, validation [\d.]+ %", out, re.M), out
     assert re.search(r"^ +search +trial \d+: .*validation [\d.]+ %", out, re.M), out
     assert out.index("cnn         running") < out.index("cnn         done")
+    # Whole lines only: no line carries two steps' words, none is left empty between them.
+    steps = re.compile(rf"\b({'|'.join([*SLUGS, 'search'])}) {{2,}}\S")
+    assert [line for line in out.splitlines() if len(steps.findall(line)) > 1] == [], out
+    assert "" not in out.splitlines(), out
 
 
 def site_pages(project) -> list:

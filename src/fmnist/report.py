@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -46,8 +47,11 @@ from fmnist.tuning.folders import search_state
 
 
 def say(message: str) -> None:
-    """Progress for the terminal, flushed at once (also when piped to a log)."""
-    print(message, flush=True)
+    """Progress for the terminal, flushed at once (also when piped to a log). One write with
+    its newline: `print` writes the two apart, and a chapter running beside could land between
+    them."""
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
 
 
 class ChapterFailed(RuntimeError):
