@@ -103,3 +103,18 @@ def quick_project(tmp_path_factory, worker_id) -> Path:
             build_quick_project(shared / "quick")
             (shared / "quick.done").touch()
     return built
+
+
+def _queue_rank(item: pytest.Item) -> int:
+    """Where a test goes in the queue the workers share: the long ones first and the quick
+    project's users together after them, so that one worker builds that project while the other
+    runs tests that need nothing of it, and the many short tests fill in at the end."""
+    slow = item.get_closest_marker("slow") is not None
+    uses_quick = "quick_project" in getattr(item, "fixturenames", ())
+    return (0 if slow and not uses_quick else 1 if slow else 2 if uses_quick else 3)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-xdist's work stealing hands each worker a contiguous half of this order and later
+    # moves the tail of the longer queue to an idle worker.
+    items.sort(key=_queue_rank)
