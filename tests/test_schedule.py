@@ -16,10 +16,10 @@ import pytest
 from conftest import copy_project, fmnist
 from test_reliability import comparable
 
-from fmnist import interrupt
+from fmnist import console, interrupt
 from fmnist.chapters import MODELS
 from fmnist.results import load_predictions
-from fmnist.schedule import Step, path_lengths, run_steps
+from fmnist.schedule import Step, background_steps, path_lengths, run_steps
 
 
 def recorder(log: list[str], name: str, wait: threading.Event | None = None,
@@ -97,6 +97,22 @@ def test_a_failing_step_stops_the_steps_running_beside_it():
         run_steps([Step("long", (), long_step), Step("failing", (), failing_step)], jobs=2)
     assert procs and procs[0].poll() is not None, "the step beside it is still running"
     assert time.perf_counter() - begin < 60
+    # The stopped step's last words were silenced, not what this process prints afterwards.
+    assert not console.SILENCED.is_set()
+
+
+def test_only_steps_far_off_the_longest_chain_run_in_the_background():
+    # data -> {short, long} -> end, and data -> other -> long: `short` has time to spare.
+    steps = [Step("data", (), lambda: 0.0), Step("other", ("data",), lambda: 0.0),
+             Step("long", ("data", "other"), lambda: 0.0), Step("short", ("data",), lambda: 0.0),
+             Step("end", ("long", "short"), lambda: 0.0)]
+    weight = {"data": 5, "other": 40, "long": 300, "short": 60, "end": 5}
+    assert background_steps(steps, weight) == {"short"}
+    # `other` is on the longest chain however short it is itself; counted by steps alone, no
+    # chain is under half the longest.
+    assert background_steps(steps, {**weight, "other": 1}) == {"short"}
+    assert background_steps(steps, {}) == set()
+    assert background_steps(steps, {**weight, "short": 200}) == set()
 
 
 def test_steps_that_can_never_start_are_named():

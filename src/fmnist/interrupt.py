@@ -95,6 +95,13 @@ def stop_children_quietly() -> None:
     stop_children()
 
 
+def end_quiet() -> None:
+    """Let the children's lines through again once those stopped quietly have ended (their
+    clients waited for), unless a signal is stopping the command, which says why once."""
+    if not _pressed:
+        _silence_console(False)
+
+
 def stop_children(grace: float = CHILD_GRACE) -> None:
     """Stop every registered child still running: SIGTERM to it (to its whole process group
     when it leads one, as a kernel does), then SIGKILL after `grace` seconds."""

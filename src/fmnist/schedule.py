@@ -88,3 +88,4 @@ def _stop(running: dict[cf.Future, Step]) -> None:
     stop, are dropped: the first failure or the signal is what the command reports)."""
     interrupt.stop_children_quietly()
     cf.wait(running)
+    interrupt.end_quiet()
