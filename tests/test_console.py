@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
 
-from fmnist.console import Echo, QuietKernelManager, is_noise, quiet_stderr
+from fmnist.console import Echo, QuietKernelManager, is_noise, prefixed, quiet_stderr
 from fmnist.executed import drop_noise_outputs
 
 TENSORFLOW_START = [
@@ -93,3 +95,25 @@ def test_quiet_stderr_drops_this_processs_start_up_lines_and_keeps_the_rest(capf
             os.write(2, (line + "\n").encode())  # file descriptor 2, as TensorFlow's C++ writes
     os.write(2, (TENSORFLOW_START[1] + "\n").encode())  # after the block: nothing is filtered
     assert capfd.readouterr().err.splitlines() == [REAL[0], REAL[2], TENSORFLOW_START[1]]
+
+
+def _niceness(pid: int) -> int:
+    """A process's nice value, from /proc (field 19 of its stat line)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("niceness", [0, 7])
+def test_a_chapters_kernel_runs_at_the_niceness_it_is_given(niceness):
+    async def launch() -> tuple[int, int]:
+        manager = prefixed("", niceness)(kernel_name="python3")
+        await manager.start_kernel()
+        try:
+            pid = manager.provisioner.process.pid
+            return _niceness(pid), _niceness(os.getpid())
+        finally:
+            await manager.shutdown_kernel(now=True)
+
+    kernel, ours = asyncio.run(launch())
+    assert kernel == min(ours + niceness, 19)  # 19: the lowest priority there is

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -112,21 +112,35 @@ def quiet_stderr() -> Iterator[None]:
 
 class QuietKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel's stderr reaches the terminal without start-up noise, each
-    line after `prefix` (`prefixed` makes one for a chapter)."""
+    line after `prefix`, and whose kernel runs at `niceness` (`prefixed` makes one for a
+    chapter)."""
 
     prefix = ""
+    niceness = 0
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw["stderr"] = subprocess.PIPE
         await super()._async_launch_kernel(kernel_cmd, **kw)
-        interrupt.track(self.provisioner.process)  # stopped with the command, whatever stops it
-        forward(self.provisioner.process.stderr, prefix=self.prefix)
+        process = self.provisioner.process
+        interrupt.track(process)  # stopped with the command, whatever stops it
+        forward(process.stderr, prefix=self.prefix)
+        lower_priority(process.pid, self.niceness)
 
 
-def prefixed(prefix: str) -> type[QuietKernelManager]:
-    """A `QuietKernelManager` whose kernel's stderr lines start with `prefix` (papermill takes
-    a class, not an instance)."""
-    return type("QuietKernelManager", (QuietKernelManager,), {"prefix": prefix})
+def lower_priority(pid: int, niceness: int) -> None:
+    """Run process `pid`, and the threads it starts from now on (TensorFlow's, BLAS's), at
+    `niceness` (0: unchanged). The priority only orders who waits for a core: nothing computed
+    depends on it. Where the system refuses or has no such call, the process keeps its own."""
+    if niceness and hasattr(os, "setpriority"):
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+
+def prefixed(prefix: str, niceness: int = 0) -> type[QuietKernelManager]:
+    """A `QuietKernelManager` whose kernel's stderr lines start with `prefix` and whose kernel
+    runs at `niceness` (papermill takes a class, not an instance)."""
+    return type("QuietKernelManager", (QuietKernelManager,),
+                {"prefix": prefix, "niceness": niceness})
 
 
 class Echo:

@@ -201,8 +201,10 @@ def _check_written(results: Path, ch: Chapter, before: dict, out: Path) -> None:
             f"executed notebook is kept for inspection: {out}")
 
 
-def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) -> float:
-    """Execute one chapter with papermill into `results/notebooks/`; return its seconds."""
+def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path,
+                    niceness: int = 0) -> float:
+    """Execute one chapter with papermill into `results/notebooks/`, its kernel at `niceness`
+    (`console.lower_priority`); return its seconds."""
     import papermill as pm  # noqa: PLC0415 - only when a chapter runs (module docstring)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: C++ warnings only
@@ -218,7 +220,7 @@ def execute_chapter(root: Path, profile: Profile, ch: Chapter, results: Path) ->
                             parameters=profile.chapter(ch.slug), cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             stdout_file=Echo(indent=line_prefix(ch.slug)),
-                            kernel_manager_class=prefixed(line_prefix(ch.slug)))
+                            kernel_manager_class=prefixed(line_prefix(ch.slug), niceness))
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter `{ch.slug}` failed in cell {err.cell_index} (execution count "
@@ -266,6 +268,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     results = paths.results_path(root, profile.shared.results_dir)
     todo = [ch for ch in PIPELINE if ch.slug in selected]
     numbers = {ch.slug: f"[{i}/{len(todo)}] {ch.slug:<11}" for i, ch in enumerate(todo, 1)}
+    background: set[str] = set()  # chapters with time to spare, known once the steps are
 
     def run(ch: Chapter) -> float | None:
         prefix = numbers[ch.slug]
@@ -276,14 +279,18 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
         if stale.startswith("damaged"):
             log(f"{prefix} {_relative(stale, root)}: running it again")
         log(f"{prefix} running {ch.notebook} ...")
-        seconds = execute_chapter(root, profile, ch, results)
+        seconds = execute_chapter(root, profile, ch, results,
+                                  BACKGROUND_NICENESS if ch.slug in background else 0)
         log(f"{prefix} done in {seconds:.1f} s")
         return seconds
 
     steps = [schedule.Step(ch.slug, ch.reads, functools.partial(run, ch)) for ch in todo]
     if jobs > 1 and _search_ahead(root, profile, results, todo, force):
         steps = searching_first(steps, root, profile, log)
-    seconds = schedule.run_steps(steps, jobs, weight=_previous_seconds(results))
+    weight = {**TYPICAL_SECONDS, **_previous_seconds(results)}
+    if jobs > 1:
+        background.update(schedule.background_steps(steps, weight))
+    seconds = schedule.run_steps(steps, jobs, weight=weight)
     return {step: s for step, s in seconds.items() if s is not None}
 
 
@@ -318,6 +325,17 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
 
     return [*(schedule.Step(s.name, (*s.needs, "search") if s.name == "tuning" else s.needs,
                             s.run) for s in steps), schedule.Step("search", ("data",), search)]
+
+
+# Side by side, a chapter off the longest chain (`schedule.background_steps`: by the default
+# report, the logistic regression and the dense network) runs its kernel at this niceness: the
+# search and the tuning chapter's retrain, which set the report's length, then lose no time to
+# it, and it computes on what they leave idle. Its numbers do not depend on it.
+BACKGROUND_NICENESS = 10
+# Each step's seconds in the default report on two cores (bench/results/latest.json), for the
+# schedule of a step without previous seconds of its own (a first run).
+TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 74.0, "cnn": 266.0, "search": 299.0,
+                   "tuning": 407.0, "comparison": 5.0}
 
 
 def _previous_seconds(results: Path) -> dict[str, float]:

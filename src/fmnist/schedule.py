@@ -13,6 +13,7 @@ processes ended through `interrupt.stop_children`), and the first failure is rai
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -47,6 +48,23 @@ def path_lengths(steps: list[Step], weight: Mapping[str, float]) -> dict[str, fl
     for s in steps:
         length(s.name)
     return out
+
+
+def background_steps(steps: list[Step], weight: Mapping[str, float],
+                     share: float = 0.5) -> set[str]:
+    """The steps with time to spare: the longest chain through each (the steps it needs, itself
+    and the steps that need it) is under `share` of the schedule's longest. They can run at a
+    lower CPU priority, on what the steps of the longest chain leave idle, without delaying it."""
+    after = path_lengths(steps, weight)  # also refuses a cycle
+    needs = {s.name: [n for n in s.needs if n in after] for s in steps}
+
+    @functools.cache
+    def before(name: str) -> float:
+        return max((before(n) + weight.get(n, 1.0) for n in needs[name]), default=0.0)
+
+    through = {name: before(name) + length for name, length in after.items()}
+    longest = max(through.values(), default=0.0)
+    return {name for name, length in through.items() if length < share * longest}
 
 
 def run_steps(steps: list[Step], jobs: int,
