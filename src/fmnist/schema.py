@@ -125,7 +125,8 @@ class DenseParams(RecipeParams):
     dropout: float = _param(0.0, "dropout after each hidden layer", _fraction, "a number in [0, 1)")
     learning_rate: float = _param(1e-3, "Adam's initial learning rate (cosine decay)", _positive,
                                   "a number > 0")
-    epochs: int = _param(30, "maximum epochs (early stopping on validation accuracy)",
+    # 25: the cosine schedule then ends where training does (bench/results/epochs.md).
+    epochs: int = _param(25, "maximum epochs (early stopping on validation accuracy)",
                          _positive, "an integer > 0")
     batch_size: int = _param(128, "batch size", _positive, "an integer > 0")
     patience: int = _param(5, "epochs without validation improvement before stopping",
