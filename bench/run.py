@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,23 @@ def run_report(params: str, results_dir: str | None = None, jobs: int | None = N
             "params": profile.as_dict(),
             "report_seconds": wall, "chapters": run["chapter_seconds"], "models": models,
             "jobs": run.get("jobs", 1), "cpu_seconds": cpu, "cpu_use": cpu / wall,
+            "startup_seconds": startup_seconds(results / "notebooks"),
             "peak_rss_mib": peak_kib / 1024, "peak_tree_rss_mib": peak_mib,
             "versions": run["versions"]}
+
+
+def startup_seconds(notebooks: Path) -> dict[str, float]:
+    """Each executed chapter's start-up: from its kernel's launch to its parameters cell (the
+    kernel, the setup cell and the imports), read from papermill's timestamps. It bounds what
+    sharing a warm kernel between chapters could save."""
+    out = {}
+    for path in sorted(notebooks.glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        start, reached = (datetime.fromisoformat(m["papermill"]["start_time"])
+                          for m in (nb["metadata"], cell["metadata"]))
+        out[path.stem.split("_", 1)[1]] = round((reached - start).total_seconds(), 1)
+    return out
 
 
 def _children_cpu_seconds() -> float:
@@ -592,7 +608,19 @@ def _schedule_note(report: dict, machine: dict) -> str:
             f"{100 * report['cpu_use']:.0f} % of {100 * machine['cores']} % (user and system "
             f"CPU-seconds over wall seconds); peak memory of all its processes together "
             f"{report['peak_tree_rss_mib']:,.0f} MiB (largest process "
-            f"{report['peak_rss_mib']:,.0f} MiB)")
+            f"{report['peak_rss_mib']:,.0f} MiB)" + _startup_note(report))
+
+
+def _startup_note(report: dict) -> str:
+    """The chapters' start-ups (kernel, setup and imports), which a shared warm kernel could
+    save at most (older records lack them)."""
+    startups = report.get("startup_seconds")
+    if not startups:
+        return ""
+    return (f"; the chapters' start-ups (kernel, setup cell, imports) "
+            f"{sum(startups.values()):.0f} s in all, the tuning and comparison chapters' "
+            f"{startups['tuning'] + startups['comparison']:.0f} s of them after every other "
+            "chapter has ended")
 
 
 def _ratio_spread(result: dict) -> list[float] | None:
