@@ -19,7 +19,14 @@ from test_reliability import comparable
 from fmnist import console, interrupt
 from fmnist.chapters import MODELS
 from fmnist.results import load_predictions
-from fmnist.schedule import Step, background_steps, path_lengths, run_steps
+from fmnist.schedule import (
+    NICENESS_VARIABLE,
+    Step,
+    background_niceness,
+    background_steps,
+    path_lengths,
+    run_steps,
+)
 
 
 def recorder(log: list[str], name: str, wait: threading.Event | None = None,
@@ -113,6 +120,16 @@ def test_only_steps_far_off_the_longest_chain_run_in_the_background():
     assert background_steps(steps, {**weight, "other": 1}) == {"short"}
     assert background_steps(steps, {}) == set()
     assert background_steps(steps, {**weight, "short": 200}) == set()
+
+
+def test_the_background_niceness_is_ten_or_the_variables_whole_number(monkeypatch):
+    monkeypatch.delenv(NICENESS_VARIABLE, raising=False)
+    assert background_niceness() == 10
+    monkeypatch.setenv(NICENESS_VARIABLE, "0")
+    assert background_niceness() == 0
+    monkeypatch.setenv(NICENESS_VARIABLE, "low")
+    with pytest.raises(SystemExit, match="FMNIST_BACKGROUND_NICENESS='low' is not a whole"):
+        background_niceness()
 
 
 def test_steps_that_can_never_start_are_named():

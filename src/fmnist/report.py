@@ -269,6 +269,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     todo = [ch for ch in PIPELINE if ch.slug in selected]
     numbers = {ch.slug: f"[{i}/{len(todo)}] {ch.slug:<11}" for i, ch in enumerate(todo, 1)}
     background: set[str] = set()  # chapters with time to spare, known once the steps are
+    niceness = schedule.background_niceness()
 
     def run(ch: Chapter) -> float | None:
         prefix = numbers[ch.slug]
@@ -280,7 +281,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
             log(f"{prefix} {_relative(stale, root)}: running it again")
         log(f"{prefix} running {ch.notebook} ...")
         seconds = execute_chapter(root, profile, ch, results,
-                                  BACKGROUND_NICENESS if ch.slug in background else 0)
+                                  niceness if ch.slug in background else 0)
         log(f"{prefix} done in {seconds:.1f} s")
         return seconds
 
@@ -327,11 +328,6 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
                             s.run) for s in steps), schedule.Step("search", ("data",), search)]
 
 
-# Side by side, a chapter off the longest chain (`schedule.background_steps`: by the default
-# report, the logistic regression and the dense network) runs its kernel at this niceness: the
-# search and the tuning chapter's retrain, which set the report's length, then lose no time to
-# it, and it computes on what they leave idle. Its numbers do not depend on it.
-BACKGROUND_NICENESS = 10
 # Each step's seconds in the default report on two cores (bench/results/latest.json), for the
 # schedule of a step without previous seconds of its own (a first run).
 TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 74.0, "cnn": 266.0, "search": 299.0,

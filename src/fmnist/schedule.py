@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,25 @@ def path_lengths(steps: list[Step], weight: Mapping[str, float]) -> dict[str, fl
     for s in steps:
         length(s.name)
     return out
+
+
+# Side by side, a step off the longest chain (`background_steps`: in the default report, the
+# logistic regression and the dense network) runs its process at this niceness: the steps that
+# set the schedule's length (the search, the tuning chapter's retrain) then lose no time to it,
+# and it computes on what they leave idle. Its numbers do not depend on it. The variable
+# changes it (0: every chapter at the command's own priority; bench/levers.py compares).
+NICENESS_VARIABLE = "FMNIST_BACKGROUND_NICENESS"
+BACKGROUND_NICENESS = 10
+
+
+def background_niceness() -> int:
+    """The niceness of chapters with time to spare: `FMNIST_BACKGROUND_NICENESS`, else 10."""
+    value = os.environ.get(NICENESS_VARIABLE, "")
+    try:
+        return int(value) if value.strip() else BACKGROUND_NICENESS
+    except ValueError:
+        raise SystemExit(f"{NICENESS_VARIABLE}={value!r} is not a whole number: set it to one "
+                         "from 0 (no lower priority) to 19, or unset it.") from None
 
 
 def background_steps(steps: list[Step], weight: Mapping[str, float],
