@@ -7,12 +7,17 @@ Three forced runs of the default report (cold search) on one machine:
   benchmark record kept from before thread counts became parameters;
 - *own threads, one by one*: the chapters' own thread counts (the profile's `threads` keys),
   `--jobs 1`, the tuning chapter searching itself: run here, in `results-sequential/`;
-- *own threads, side by side*: `--jobs 2`, the search run ahead beside the model chapters:
-  `bench/run.py`'s report (`results/latest.json`).
-The first two differ only in thread counts, the last two only in the schedule. The last two
-must agree to the last digit (each model's test predictions, by digest, and its accuracies).
+- *own threads, side by side, equal priority*: `--jobs 2`, the search run ahead beside the
+  model chapters, every chapter at the command's priority (`FMNIST_BACKGROUND_NICENESS=0`): run
+  here, in `results-equal/`;
+- *own threads, side by side*: the same, the chapters off the longest chain at a lower priority
+  (the default): `bench/run.py`'s report (`results/latest.json`).
+Each differs from the one before in one lever: thread counts, the schedule, priorities. All but
+the first must agree to the last digit (each model's test predictions, by digest, and its
+accuracies).
 
-Usage: python bench/levers.py [--table]   (run `python bench/run.py` first)
+Usage: python bench/levers.py [--only sequential|equal] [--table]   (run `python bench/run.py`
+       first; --only reruns one variant and keeps the other's saved figures)
 Writes bench/results/levers.json and bench/results/levers.md.
 """
 
@@ -25,11 +30,13 @@ import time
 from run import OUT, machine, run_report
 
 from fmnist.chapters import MODELS
+from fmnist.schedule import NICENESS_VARIABLE
 
 BEFORE, SIDE_BY_SIDE, RECORD = OUT / "levers_before.json", OUT / "latest.json", OUT / "levers.json"
-SEQUENTIAL_DIR = "results-sequential"
+SEQUENTIAL_DIR, EQUAL_DIR = "results-sequential", "results-equal"
 COLUMNS = (("two threads, one by one", "before"), ("own threads, one by one", "sequential"),
-           ("own threads, side by side", "side_by_side"))
+           ("side by side, equal priority", "equal"),
+           ("side by side, background priority", "side_by_side"))
 STEPS = ("data", "baseline", "dense", "cnn", "search", "tuning", "comparison")
 
 
@@ -58,16 +65,17 @@ def markdown(record: dict) -> str:
     cpu = [runs[k].get("cpu_use") for _, k in COLUMNS]
     lines.append("| CPU use (of 200 %) | " + " | ".join(
         "–" if c is None else f"{100 * c:.0f} %" for c in cpu) + " |")
-    before, seq, par = (runs[k]["report_seconds"] for _, k in COLUMNS)
-    same = record["same_numbers"]
+    before, seq, equal, par = (runs[k]["report_seconds"] for _, k in COLUMNS)
+    same = {slug: all(ok[slug] for ok in record["same_numbers"].values()) for slug in MODELS}
     notes = [
         f"\nThread counts as parameters (one by one, same order): {before - seq:,.0f} s less "
         f"({before:,.0f} s to {seq:,.0f} s). Chapters side by side with the search run ahead "
-        f"(same thread counts): {seq - par:,.0f} s less ({seq:,.0f} s to {par:,.0f} s).",
-        "The schedule moved no number: every model's test predictions and accuracies are "
-        "identical one by one and side by side." if all(same.values()) else
-        "**The schedule moved numbers** for: " + ", ".join(s for s, ok in same.items() if not ok)
-        + ".",
+        f"(same thread counts, equal priority): {seq - equal:,.0f} s less ({seq:,.0f} s to "
+        f"{equal:,.0f} s). The chapters off the longest chain at a lower priority (same "
+        f"schedule): {equal - par:,.0f} s less ({equal:,.0f} s to {par:,.0f} s).",
+        "Neither the schedule nor the priorities moved a number: every model's test predictions "
+        "and accuracies are identical in the last three runs." if all(same.values()) else
+        "**Numbers moved** for: " + ", ".join(s for s, ok in same.items() if not ok) + ".",
         "A step's seconds are its own wall time; side by side they include sharing the machine. "
         "The search step exists only side by side (one by one, the tuning chapter's seconds "
         "include its search).",
@@ -81,6 +89,8 @@ def markdown(record: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="only re-render the saved figures")
+    parser.add_argument("--only", choices=("sequential", "equal"),
+                        help="rerun this variant alone, keeping the other's saved figures")
     args = parser.parse_args()
     if args.table:
         record = json.loads(RECORD.read_text())
@@ -89,13 +99,20 @@ def main() -> None:
         side = json.loads(SIDE_BY_SIDE.read_text())
         if side["machine"]["cpu"] != machine()["cpu"]:
             raise SystemExit("latest.json was measured on another machine: run bench/run.py here")
-        sequential = run_report("params/default.yaml", SEQUENTIAL_DIR, jobs=1)
+        saved = json.loads(RECORD.read_text()) if args.only else {}
+        runs = {
+            "sequential": lambda: run_report("params/default.yaml", SEQUENTIAL_DIR, jobs=1),
+            "equal": lambda: run_report("params/default.yaml", EQUAL_DIR, jobs=2,
+                                        env={NICENESS_VARIABLE: "0"})}
+        measured = {key: (run() if args.only in (None, key) else saved[key])
+                    for key, run in runs.items()}
         record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
-                  "command": "python bench/levers.py",
+                  "command": "python bench/levers.py" + (f" --only {args.only}" if args.only
+                                                         else ""),
                   "before_command": before["command"], "before_date": before["date"],
-                  "before": before["report"], "sequential": sequential,
-                  "side_by_side": side["report"],
-                  "same_numbers": same_numbers(sequential, side["report"])}
+                  "before": before["report"], **measured, "side_by_side": side["report"],
+                  "same_numbers": {key: same_numbers(run, side["report"])
+                                   for key, run in measured.items()}}
         RECORD.write_text(json.dumps(record, indent=2))
     table = markdown(record)
     (OUT / "levers.md").write_text(table)

@@ -71,10 +71,12 @@ SEARCH_TRIALS, SEARCH_EPOCHS, RETRAIN_EPOCHS, SEARCH_BATCH = 5, 5, 10, 32
 TIMING_REPEATS = 3  # each architecture's timing, after a warm-up; its cost is their median
 
 
-def run_report(params: str, results_dir: str | None = None, jobs: int | None = None) -> dict:
+def run_report(params: str, results_dir: str | None = None, jobs: int | None = None,
+               env: dict[str, str] | None = None) -> dict:
     """The full report of a profile (the default one), forced; figures read from the files it
     wrote. `results_dir` keeps another profile's results apart from the default report's;
-    `jobs` (default: the command's own) sets how many chapters run side by side."""
+    `jobs` (default: the command's own) sets how many chapters run side by side; `env` adds
+    to the command's environment."""
 
     overrides = [f"results_dir={results_dir}"] if results_dir else []
     profile = load_profile(ROOT / params, overrides)
@@ -86,7 +88,8 @@ def run_report(params: str, results_dir: str | None = None, jobs: int | None = N
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "fmnist", "report", "--force", "--params",
                              params, *(f"--set={o}" for o in overrides),
-                             *([f"--jobs={jobs}"] if jobs else [])], cwd=ROOT)
+                             *([f"--jobs={jobs}"] if jobs else [])], cwd=ROOT,
+                            env={**os.environ, **(env or {})})
     peak_mib = TreeMemory(proc.pid).watch(proc)
     wall = time.perf_counter() - start
     cpu = _children_cpu_seconds() - cpu_before
