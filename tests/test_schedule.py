@@ -27,6 +27,7 @@ from fmnist.schedule import (
     path_lengths,
     run_steps,
 )
+from fmnist.schema import ParamsError
 
 
 def recorder(log: list[str], name: str, wait: threading.Event | None = None,
@@ -127,9 +128,11 @@ def test_the_background_niceness_is_ten_or_the_variables_whole_number(monkeypatc
     assert background_niceness() == 10
     monkeypatch.setenv(NICENESS_VARIABLE, "0")
     assert background_niceness() == 0
-    monkeypatch.setenv(NICENESS_VARIABLE, "low")
-    with pytest.raises(SystemExit, match="FMNIST_BACKGROUND_NICENESS='low' is not a whole"):
-        background_niceness()
+    for wrong in ("low", "-5", "25", "2.5"):
+        monkeypatch.setenv(NICENESS_VARIABLE, wrong)
+        with pytest.raises(ParamsError, match=f"FMNIST_BACKGROUND_NICENESS='{wrong}': give a "
+                                              "whole number from 0"):
+            background_niceness()
 
 
 def test_steps_that_can_never_start_are_named():

@@ -128,12 +128,14 @@ class QuietKernelManager(AsyncKernelManager):
 
 
 def lower_priority(pid: int, niceness: int) -> None:
-    """Run process `pid`, and the threads it starts from now on (TensorFlow's, BLAS's), at
-    `niceness` (0: unchanged). The priority only orders who waits for a core: nothing computed
-    depends on it. Where the system refuses or has no such call, the process keeps its own."""
+    """Run process `pid`, and the threads it starts from now on (TensorFlow's, BLAS's),
+    `niceness` steps below this process (0: at its priority; 19 is the lowest there is). The
+    priority only orders who waits for a core: nothing computed depends on it. Where the system
+    refuses or has no such call, the process keeps its own."""
     if niceness and hasattr(os, "setpriority"):
         with suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+            own = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, pid, min(own + niceness, 19))
 
 
 def prefixed(prefix: str, niceness: int = 0) -> type[QuietKernelManager]:

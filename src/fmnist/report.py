@@ -269,7 +269,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     todo = [ch for ch in PIPELINE if ch.slug in selected]
     numbers = {ch.slug: f"[{i}/{len(todo)}] {ch.slug:<11}" for i, ch in enumerate(todo, 1)}
     background: set[str] = set()  # chapters with time to spare, known once the steps are
-    niceness = schedule.background_niceness()
+    niceness = schedule.background_niceness() if jobs > 1 else 0
 
     def run(ch: Chapter) -> float | None:
         prefix = numbers[ch.slug]
@@ -288,7 +288,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
     steps = [schedule.Step(ch.slug, ch.reads, functools.partial(run, ch)) for ch in todo]
     if jobs > 1 and _search_ahead(root, profile, results, todo, force):
         steps = searching_first(steps, root, profile, log)
-    weight = {**TYPICAL_SECONDS, **_previous_seconds(results)}
+    weight = _previous_seconds(results) or TYPICAL_SECONDS
     if jobs > 1:
         background.update(schedule.background_steps(steps, weight))
     seconds = schedule.run_steps(steps, jobs, weight=weight)
@@ -329,7 +329,7 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
 
 
 # Each step's seconds in the default report on two cores (bench/results/latest.json), for the
-# schedule of a step without previous seconds of its own (a first run).
+# schedule of a first run, which has no seconds of its own to go by.
 TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 74.0, "cnn": 266.0, "search": 299.0,
                    "tuning": 407.0, "comparison": 5.0}
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fmnist import interrupt
+from fmnist.schema import ParamsError
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,15 @@ BACKGROUND_NICENESS = 10
 
 
 def background_niceness() -> int:
-    """The niceness of chapters with time to spare: `FMNIST_BACKGROUND_NICENESS`, else 10."""
-    value = os.environ.get(NICENESS_VARIABLE, "")
-    try:
-        return int(value) if value.strip() else BACKGROUND_NICENESS
-    except ValueError:
-        raise SystemExit(f"{NICENESS_VARIABLE}={value!r} is not a whole number: set it to one "
-                         "from 0 (no lower priority) to 19, or unset it.") from None
+    """How many steps below the command's priority chapters with time to spare run:
+    `FMNIST_BACKGROUND_NICENESS` (0 to 19), else 10."""
+    value = os.environ.get(NICENESS_VARIABLE, "").strip()
+    if not value:
+        return BACKGROUND_NICENESS
+    if not (value.isdigit() and int(value) <= 19):
+        raise ParamsError(f"{NICENESS_VARIABLE}={value!r}: give a whole number from 0 (every "
+                          "chapter at the command's priority) to 19, or unset it.")
+    return int(value)
 
 
 def background_steps(steps: list[Step], weight: Mapping[str, float],

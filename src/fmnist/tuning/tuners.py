@@ -67,8 +67,8 @@ def timed(base: type[kt.Tuner]) -> type[kt.Tuner]:
             # a third of a small trial). Collected once, the objects alive now are left out of
             # those walks while the search runs (CPython's gc.freeze), then put back.
             gc.collect()
-            gc.freeze()
             try:
+                gc.freeze()
                 return super().search(*args, **kwargs)
             finally:
                 gc.unfreeze()
