@@ -65,6 +65,7 @@ def train_budget(section: str, config, splits, seed: int) -> dict:
 
 
 def measure(section: str, budgets: list[int], profile_path: Path) -> None:
+    """Train `section`'s network under each budget, appending one row per budget."""
     profile = params.load_profile(profile_path)
     shared, default = profile.shared, profile.sections[section]
     environment.use_threads(default.threads)  # before TensorFlow computes anything
@@ -89,13 +90,14 @@ def table(rows: list[dict]) -> str:
            "test is recorded only. Rule: the default budget stays unless a smaller one matches "
            "its validation accuracy.", ""]
     for section in SECTIONS:
-        latest = {r["epochs"]: r for r in rows if r["section"] == section}
-        if not latest:
+        mine = [r for r in rows if r["section"] == section]
+        if not mine:
             continue
-        default = next(iter(latest.values()))["default_epochs"]
-        out += [f"**{section}** (default {default} epochs, patience "
-                f"{next(iter(latest.values()))['patience']}, "
-                f"{next(iter(latest.values()))['threads']} thread(s))", "",
+        last = mine[-1]  # the section as it was last measured: its rows alone are compared
+        latest = {r["epochs"]: r for r in mine if r["params"] == last["params"]}
+        default = last["default_epochs"]
+        out += [f"**{section}** (default {default} epochs, patience {last['patience']}, "
+                f"{last['threads']} thread(s))", "",
                 "| budget | validation | kept epoch | epochs run | seconds | test (record) |",
                 "|---|---|---|---|---|---|"]
         for epochs in sorted(latest):

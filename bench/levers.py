@@ -1,7 +1,7 @@
 """Benchmark: what each lever of the report's schedule bought, each measured alone, and whether
 the schedule moves any number.
 
-Three forced runs of the default report (cold search) on one machine:
+Four forced runs of the default report (cold search) on one machine:
 - *two threads, one by one*: every chapter with the libraries' default thread counts (the two
   cores), in order, the search inside the tuning chapter: `results/levers_before.json`, the
   benchmark record kept from before thread counts became parameters;
@@ -53,7 +53,7 @@ def _seconds(run: dict, step: str) -> str:
 
 
 def markdown(record: dict) -> str:
-    """The three runs side by side, chapter by chapter, and what each lever bought."""
+    """The four runs side by side, chapter by chapter, and what each lever bought."""
     runs = {key: record[key] for _, key in COLUMNS}
     lines = ["| step | " + " | ".join(name for name, _ in COLUMNS) + " |",
              "|---|" + "---|" * len(COLUMNS)]
@@ -102,10 +102,11 @@ def main() -> None:
         saved = json.loads(RECORD.read_text()) if args.only else {}
         runs = {
             "sequential": lambda: run_report("params/default.yaml", SEQUENTIAL_DIR, jobs=1),
-            "equal": lambda: run_report("params/default.yaml", EQUAL_DIR, jobs=2,
+            "equal": lambda: run_report("params/default.yaml", EQUAL_DIR,
+                                        jobs=side["report"]["jobs"],
                                         env={NICENESS_VARIABLE: "0"})}
-        measured = {key: (run() if args.only in (None, key) else saved[key])
-                    for key, run in runs.items()}
+        measured = {key: (run() if args.only in (None, key) or key not in saved
+                          else saved[key]) for key, run in runs.items()}
         record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                   "command": "python bench/levers.py" + (f" --only {args.only}" if args.only
                                                          else ""),

@@ -622,8 +622,8 @@ def _startup_note(report: dict) -> str:
         return ""
     return (f"; the chapters' start-ups (kernel, setup cell, imports) "
             f"{sum(startups.values()):.0f} s in all, the tuning and comparison chapters' "
-            f"{startups['tuning'] + startups['comparison']:.0f} s of them after every other "
-            "chapter has ended")
+            f"{startups['tuning'] + startups['comparison']:.0f} s of them on the report's "
+            "longest chain")
 
 
 def _ratio_spread(result: dict) -> list[float] | None:
