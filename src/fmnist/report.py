@@ -298,9 +298,11 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
 def _search_ahead(root: Path, profile: Profile, results: Path, todo: list[Chapter],
                   force: bool | Iterable[str]) -> bool:
     """Whether to start the tuning search before its chapter: the chapter is to run and stale
-    now. (If it turns stale only once the CNN chapter has rerun, it runs its search itself.)"""
+    now. (If it turns stale only once the CNN chapter has rerun, it runs its search itself.)
+    Not when the profile starts its search afresh (`tuning.overwrite`): the chapter would then
+    discard the search run ahead and search again."""
     tuning = next((ch for ch in todo if ch.slug == "tuning"), None)
-    if tuning is None:
+    if tuning is None or profile.sections["tuning"].overwrite:
         return False
     return _forced(force, "tuning") or why_stale(root, profile, tuning, results) is not None
 
