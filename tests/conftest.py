@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import struct
 import subprocess
@@ -120,9 +119,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # moves the tail of the longer queue to an idle worker.
     items.sort(key=_queue_rank)
 
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than the cores. Most slow tests spend part of their time
-    waiting (for a kernel's start-up, a line to interrupt at, a child to stop), and a spare
-    worker computes meanwhile; every test keeps its own folders, so none sees another's."""
-    return (os.cpu_count() or 1) + 1
