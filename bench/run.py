@@ -47,7 +47,7 @@ from readme import replace_block
 from sklearn.linear_model import LogisticRegression
 
 from fmnist import compare, ladder
-from fmnist.chapters import MODELS  # every model by its chapter's slug, with its display name
+from fmnist.chapters import MODELS, PIPELINE  # MODELS: each model's chapter and display name
 from fmnist.data import load_dataset
 from fmnist.environment import machine_description
 from fmnist.params import load_profile
@@ -121,12 +121,15 @@ def startup_seconds(notebooks: Path) -> dict[str, float]:
     kernel, the setup cell and the imports), read from papermill's timestamps. It bounds what
     sharing a warm kernel between chapters could save."""
     out = {}
-    for path in sorted(notebooks.glob("*.ipynb")):
+    for ch in PIPELINE:
+        path = notebooks / ch.notebook
+        if not path.is_file():
+            continue
         nb = json.loads(path.read_text())
         cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
         start, reached = (datetime.fromisoformat(m["papermill"]["start_time"])
                           for m in (nb["metadata"], cell["metadata"]))
-        out[path.stem.split("_", 1)[1]] = round((reached - start).total_seconds(), 1)
+        out[ch.slug] = round((reached - start).total_seconds(), 1)
     return out
 
 

@@ -330,8 +330,9 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
                             s.run) for s in steps), schedule.Step("search", ("data",), search)]
 
 
-# Each step's seconds in the default report on two cores (bench/results/latest.json), for the
-# schedule of a first run, which has no seconds of its own to go by.
+# Roughly each step's seconds in the default report on two cores (as `bench/run.py` measured
+# them), for the schedule of a first run, which has no seconds of its own to go by: only their
+# proportions matter, to order the steps and find those with time to spare.
 TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 74.0, "cnn": 266.0, "search": 299.0,
                    "tuning": 407.0, "comparison": 5.0}
 
