@@ -25,7 +25,7 @@ from pathlib import Path
 
 from readme import provenance, render
 
-from fmnist import data, environment, evaluate, models, params, recipe, train
+from fmnist import data, environment, evaluate, models, params, train
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "epochs.jsonl"
@@ -52,10 +52,7 @@ def train_budget(section: str, config, splits, seed: int) -> dict:
     train.seed_everything(seed)
     model = build(section, config)
     cpu = time.process_time()
-    fit = train.fit_keras(model, train_xy, val, epochs=config.epochs,
-                          batch_size=config.batch_size, learning_rate=config.learning_rate,
-                          patience=config.patience, recipe=recipe.Recipe.from_section(config),
-                          seed=seed, log=None)
+    fit = train.fit_section(model, train_xy, val, config, seed, log=None)
     ev = evaluate.evaluate_keras(model, x_test, y_test, tta=config.tta)
     return {"epochs": config.epochs, "val_accuracy": fit.val_accuracy,
             "best_epoch": fit.best_epoch, "epochs_run": len(fit.history["loss"]),

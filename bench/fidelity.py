@@ -77,11 +77,8 @@ def measure(n_configs: int, seed: int) -> None:
             print(json.dumps(row["fidelities"][-1]), flush=True)
         # The full protocol, early stopping included, as the tuning chapter retrains.
         train.seed_everything(shared.seed)
-        fit = train.fit_keras(models.build_cnn_from(config), full, val, epochs=config.epochs,
-                              batch_size=config.batch_size, learning_rate=config.learning_rate,
-                              patience=config.patience,
-                              recipe=recipe.Recipe.from_section(config), seed=shared.seed,
-                              log=None)
+        fit = train.fit_section(models.build_cnn_from(config), full, val, config, shared.seed,
+                                log=None)
         row["retrained"] = {"val_accuracy": fit.val_accuracy,
                             "seconds": round(fit.train_seconds, 1),
                             "epochs_run": len(fit.history["loss"])}

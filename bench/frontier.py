@@ -95,10 +95,7 @@ def run_variant(name: str, seed: int) -> dict:
     model = (models.build_cnn_from(section) if chapter == "cnn"
              else models.build_dense(section.units, section.dropout))
     cpu = time.process_time()
-    fit = train.fit_keras(model, (xt, yt), (xv, yv), epochs=section.epochs,
-                          batch_size=section.batch_size, learning_rate=section.learning_rate,
-                          patience=section.patience, recipe=recipe.Recipe.from_section(section),
-                          seed=seed)
+    fit = train.fit_section(model, (xt, yt), (xv, yv), section, seed)
     cpu = time.process_time() - cpu  # wall time here varies up to 2x with the host's load
 
     def acc(x, y, tta):

@@ -44,11 +44,8 @@ def train_and_score(config: params.CnnParams, splits, seed: int) -> dict:
     """One model trained with the CNN chapter's protocol and `seed`; its accuracies."""
     train.seed_everything(seed)
     model = models.build_cnn_from(config)
-    fit = train.fit_keras(model, (data.channels(splits.x_train), splits.y_train),
-                          (data.channels(splits.x_val), splits.y_val), epochs=config.epochs,
-                          batch_size=config.batch_size, learning_rate=config.learning_rate,
-                          patience=config.patience, recipe=recipe.Recipe.from_section(config),
-                          seed=seed, log=None)
+    fit = train.fit_section(model, (data.channels(splits.x_train), splits.y_train),
+                            (data.channels(splits.x_val), splits.y_val), config, seed, log=None)
     x_test = data.channels(splits.x_test)
     ev = evaluate.evaluate_keras(model, x_test, splits.y_test, tta=config.tta)
     row = {"val_accuracy": fit.val_accuracy, "test_accuracy": ev.metrics["accuracy"],

@@ -176,3 +176,12 @@ def fit_keras(
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return FitResult(model=model, history=hist, train_seconds=seconds, best_epoch=best.best_epoch,
                      val_accuracy=best.best, val_predictions=best.predictions)
+
+
+def fit_section(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+                section: Any, seed: int, log: Callable[[str], None] | None = print) -> FitResult:
+    """Train `model` with its chapter's protocol: the profile section's (`DenseParams`,
+    `CnnParams`) epochs, batch size, learning rate, patience and recipe (`fit_keras`)."""
+    return fit_keras(model, train, val, epochs=section.epochs, batch_size=section.batch_size,
+                     learning_rate=section.learning_rate, patience=section.patience,
+                     recipe=Recipe.from_section(section), seed=seed, log=log)

@@ -22,11 +22,11 @@ from fmnist import data
 from fmnist.chapters import MODELS
 from fmnist.evaluate import Evaluation, evaluate, evaluate_keras
 from fmnist.models import build_cnn_from, cnn_cost, cnn_macs, cost_arguments
-from fmnist.recipe import Recipe, predict_probs
+from fmnist.recipe import predict_probs
 from fmnist.results import load_metrics, load_predictions
 from fmnist.runs import VAL_PREDICTIONS_FILE, save_validation
 from fmnist.schema import CnnParams, DataParams, SharedParams, TuningParams
-from fmnist.train import FitResult, fit_keras, seed_everything
+from fmnist.train import FitResult, fit_section, seed_everything
 from fmnist.tuning import handoff
 from fmnist.tuning.folders import (
     SECONDS_FILE,
@@ -133,10 +133,8 @@ def retrain(setup: SearchSetup, config: CnnParams, seed: int) -> FitResult:
     """
     seed_everything(seed)
     model = build_cnn_from(config)
-    return fit_keras(model, (data.channels(setup.splits.x_train), setup.splits.y_train), setup.val,
-                     epochs=config.epochs,
-                     batch_size=config.batch_size, learning_rate=config.learning_rate,
-                     patience=config.patience, recipe=Recipe.from_section(config), seed=seed)
+    return fit_section(model, (data.channels(setup.splits.x_train), setup.splits.y_train),
+                       setup.val, config, seed)
 
 
 def _handoff(setup: SearchSetup, config: CnnParams, seed: int) -> tuple[Path, str]:
