@@ -100,6 +100,26 @@ def test_a_signal_to_the_command_alone_stops_its_search_workers(signum, code):
     assert gone(workers), "no worker is left running"
 
 
+# Search processes that are `fmnist` commands themselves (as every chief, worker and search run
+# ahead is), which only sleep; their launcher is killed outright, with no chance to stop them.
+SLEEPING_FMNIST = ("import sys, time; from fmnist import cli; "
+                   "cli.dispatch = lambda args: time.sleep(600); sys.exit(cli.main(['data']))")
+KILLED_LAUNCHER = textwrap.dedent(f"""
+    import sys
+    from fmnist.tuning import distribute
+    distribute.launch_distributed([sys.executable, "-c", {SLEEPING_FMNIST!r}], 2)
+""")
+
+
+def test_search_processes_end_when_their_command_is_killed_outright():
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_LAUNCHER], start_new_session=True)
+    wait_for(lambda: len(children_of(proc.pid)) >= 3)  # the chief and two workers
+    searches = children_of(proc.pid)
+    proc.kill()
+    proc.wait(timeout=10)
+    assert gone(searches, within=20), "a search process outlived its command"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", STOPS, ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_to_the_command_alone_stops_its_notebook_kernel(tmp_path, signum, code):

@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     settle_home()  # before any library or kernel looks for its caches
     with interrupt.handling_ctrl_c():
         try:
+            interrupt.end_with_parent()  # a child of another `fmnist`: ends with it
             code = dispatch(args)
         except KeyboardInterrupt:
             return _interrupted()

@@ -5,7 +5,9 @@ workers down with it.
 SIGTERM is what `timeout`, CI runners, `systemd` and `docker stop` send; SIGHUP what a closing
 terminal sends. Both take Ctrl-C's path. Jupyter starts each kernel in a session of its own, so
 no signal sent to the command reaches its kernel: `stop_children` ends every child process the
-command registered (`track`), so none is left running, and busy, after it.
+command registered (`track`), so none is left running, and busy, after it. A command killed
+outright (SIGKILL, the out-of-memory killer) can stop nothing: its search processes then end by
+themselves (`end_with_parent`), and its kernels through ipykernel's own watch on their parent.
 
 Python raises a signal handler's exception wherever the main thread happens to be. Two places
 do not let it through: Python code that C++ called back (TensorFlow's error classes, through
@@ -19,13 +21,14 @@ report is left out.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 MESSAGE = ("fmnist: interrupted; finished chapters and trials are kept, the interrupted one is "
@@ -86,6 +89,31 @@ def track(proc: subprocess.Popen) -> subprocess.Popen:
         _children[:] = [p for p in _children if p.poll() is None]
         _children.append(proc)
     return proc
+
+
+# Set in a child's environment to the pid of the command that started it (`child_environment`).
+PARENT_VARIABLE = "FMNIST_PARENT_PID"
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent ends
+
+
+def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) for a child that must end with this command, even when
+    the command is killed outright (`end_with_parent`, which the child's `fmnist` calls)."""
+    return {**(os.environ if env is None else env), PARENT_VARIABLE: str(os.getpid())}
+
+
+def end_with_parent() -> None:
+    """In a child started with `child_environment` (a search run ahead, a chief or worker):
+    have SIGTERM sent to this process when the command that started it ends, by SIGKILL too,
+    so that no search keeps training for nobody; send it now if the command has ended already.
+    Linux only (prctl); elsewhere nothing changes."""
+    parent = os.environ.pop(PARENT_VARIABLE, "")  # not passed on to this process's children
+    if not parent.isdigit():
+        return
+    with contextlib.suppress(OSError, AttributeError):  # no prctl: not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != int(parent):  # ended before the request above was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def stop_children_quietly() -> None:

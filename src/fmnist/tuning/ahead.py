@@ -37,7 +37,8 @@ def run_search_process(root: Path, profile: Profile, prefix: str = "") -> float:
         command = [sys.executable, "-m", "fmnist", "--root", str(root), "tune", "--in-process",
                    "--retrain-ahead", "--params", str(params)]
         proc = interrupt.track(subprocess.Popen(command, stdout=subprocess.PIPE,
-                                                stderr=subprocess.PIPE))
+                                                stderr=subprocess.PIPE,
+                                                env=interrupt.child_environment()))
         errors = forward(proc.stderr, prefix=prefix)
         echo = Echo(indent=prefix)
         for line in iter(proc.stdout.readline, b""):

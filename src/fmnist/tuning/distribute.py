@@ -95,7 +95,8 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     """Start one search process; its stderr reaches the terminal without start-up noise."""
     from fmnist.console import forward  # noqa: PLC0415 - jupyter_client: the report extra
 
-    proc = interrupt.track(subprocess.Popen(command, env=env, stderr=subprocess.PIPE))
+    proc = interrupt.track(subprocess.Popen(command, env=interrupt.child_environment(env),
+                                            stderr=subprocess.PIPE))
     forward(proc.stderr)
     return proc
 
