@@ -1,75 +1,43 @@
 """Benchmark: what each lever of the report's schedule bought, each measured alone, and whether
 the schedule moves any number.
 
-Five forced runs of the default report (cold search) on one machine, each differing from the one
-before in one lever:
+Four forced runs of the default report (cold search) on one machine:
 - *two threads, one by one*: every chapter with the libraries' default thread counts (the two
   cores), in order, the search inside the tuning chapter: `results/levers_before.json`, the
   benchmark record kept from before thread counts became parameters;
 - *own threads, one by one*: the chapters' own thread counts (the profile's `threads` keys),
-  `--jobs 1`, the tuning chapter searching and retraining itself: run here, in
-  `results-sequential/`;
-- *side by side, equal priority*: `--jobs 2`, the search alone run ahead beside the model
-  chapters, every chapter at the command's priority (`FMNIST_BACKGROUND_NICENESS=0`): the code
-  as it was before the retrain ran ahead (`SEARCH_ONLY_AHEAD`, in a temporary git worktree);
-- *side by side, background priority*: the same code, the chapters far off the longest chain
-  (the logistic regression and the dense network) at a lower priority;
-- *retrain run ahead too*: the search's process goes on to the retrain, the three model
-  chapters in the background: `bench/run.py`'s report (`results/latest.json`).
-All but the first must agree to the last digit (each model's test predictions, by digest, and
-its accuracies).
+  `--jobs 1`, the tuning chapter searching itself: run here, in `results-sequential/`;
+- *own threads, side by side, equal priority*: `--jobs 2`, the search run ahead beside the
+  model chapters, every chapter at the command's priority (`FMNIST_BACKGROUND_NICENESS=0`): run
+  here, in `results-equal/`;
+- *own threads, side by side*: the same, the chapters off the longest chain at a lower priority
+  (the default): `bench/run.py`'s report (`results/latest.json`).
+Each differs from the one before in one lever: thread counts, the schedule, priorities. All but
+the first must agree to the last digit (each model's test predictions, by digest, and its
+accuracies).
 
-Usage: python bench/levers.py [--only sequential|equal|background] [--table]   (run
-       `python bench/run.py` first; --only reruns one variant and keeps the others' figures)
+Usage: python bench/levers.py [--only sequential|equal] [--table]   (run `python bench/run.py`
+       first; --only reruns one variant and keeps the other's saved figures)
 Writes bench/results/levers.json and bench/results/levers.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-from run import OUT, ROOT, machine, run_report
+from run import OUT, machine, run_report
 
 from fmnist.chapters import MODELS
 from fmnist.schedule import NICENESS_VARIABLE
 
 BEFORE, SIDE_BY_SIDE, RECORD = OUT / "levers_before.json", OUT / "latest.json", OUT / "levers.json"
-# The last commit whose report ran only the search ahead (the retrain in the tuning chapter,
-# the logistic regression and the dense network alone in the background).
-SEARCH_ONLY_AHEAD = "b67cad1"
+SEQUENTIAL_DIR, EQUAL_DIR = "results-sequential", "results-equal"
 COLUMNS = (("two threads, one by one", "before"), ("own threads, one by one", "sequential"),
            ("side by side, equal priority", "equal"),
-           ("side by side, background priority", "background"),
-           ("retrain run ahead too", "side_by_side"))
+           ("side by side, background priority", "side_by_side"))
 STEPS = ("data", "baseline", "dense", "cnn", "search", "tuning", "comparison")
-
-
-@contextlib.contextmanager
-def checkout(commit: str) -> Iterator[Path]:
-    """This project at `commit`, in a temporary git worktree (removed afterwards)."""
-    with tempfile.TemporaryDirectory(prefix="fmnist-levers-") as folder:
-        tree = Path(folder) / "project"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach",
-                        str(tree), commit], check=True)
-        try:
-            yield tree
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                           check=False)
-
-
-def run_at(commit: str, jobs: int, env: dict[str, str]) -> dict:
-    """The default report as the code at `commit` runs it (its own package on the path)."""
-    with checkout(commit) as tree:
-        return {**run_report("params/default.yaml", jobs=jobs, root=tree,
-                             env={"PYTHONPATH": str(tree / "src"), **env}), "commit": commit}
 
 
 def same_numbers(a: dict, b: dict) -> dict[str, bool]:
@@ -85,7 +53,7 @@ def _seconds(run: dict, step: str) -> str:
 
 
 def markdown(record: dict) -> str:
-    """The runs side by side, step by step, and what each lever bought."""
+    """The four runs side by side, chapter by chapter, and what each lever bought."""
     runs = {key: record[key] for _, key in COLUMNS}
     lines = ["| step | " + " | ".join(name for name, _ in COLUMNS) + " |",
              "|---|" + "---|" * len(COLUMNS)]
@@ -97,30 +65,23 @@ def markdown(record: dict) -> str:
     cpu = [runs[k].get("cpu_use") for _, k in COLUMNS]
     lines.append("| CPU use (of 200 %) | " + " | ".join(
         "–" if c is None else f"{100 * c:.0f} %" for c in cpu) + " |")
-    before, seq, equal, background, ahead = (runs[k]["report_seconds"] for _, k in COLUMNS)
+    before, seq, equal, par = (runs[k]["report_seconds"] for _, k in COLUMNS)
     same = {slug: all(ok[slug] for ok in record["same_numbers"].values()) for slug in MODELS}
     notes = [
         f"\nThread counts as parameters (one by one, same order): {before - seq:,.0f} s less "
         f"({before:,.0f} s to {seq:,.0f} s). Chapters side by side with the search run ahead "
         f"(same thread counts, equal priority): {seq - equal:,.0f} s less ({seq:,.0f} s to "
-        f"{equal:,.0f} s). The logistic regression and the dense network at a lower priority "
-        f"(same schedule): {equal - background:,.0f} s less ({equal:,.0f} s to "
-        f"{background:,.0f} s). The retrain run ahead in the search's process, the three model "
-        f"chapters in the background beside it: {background - ahead:,.0f} s less "
-        f"({background:,.0f} s to {ahead:,.0f} s).",
+        f"{equal:,.0f} s). The chapters off the longest chain at a lower priority (same "
+        f"schedule): {equal - par:,.0f} s less ({equal:,.0f} s to {par:,.0f} s).",
         "Neither the schedule nor the priorities moved a number: every model's test predictions "
-        "and accuracies are identical in the last four runs." if all(same.values()) else
+        "and accuracies are identical in the last three runs." if all(same.values()) else
         "**Numbers moved** for: " + ", ".join(s for s, ok in same.items() if not ok) + ".",
         "A step's seconds are its own wall time; side by side they include sharing the machine. "
-        "The search step exists only side by side: the search alone in the two middle columns "
-        "(the tuning chapter then retrains), the search and its retrain in the last (the "
-        "tuning chapter then only decides and evaluates); one by one, the tuning chapter's "
-        "seconds include both.",
+        "The search step exists only side by side (one by one, the tuning chapter's seconds "
+        "include its search).",
         f"Machine: {record['machine']['cpu']}; {record['date']}. Command: "
-        f"`{record['command']}` (the two middle columns: the code at commit "
-        f"`{record.get('search_only_ahead', SEARCH_ONLY_AHEAD)}`; the last: "
-        f"`{record.get('side_by_side_command', 'python bench/run.py')}`; before: "
-        f"`{record['before_command']}`, {record['before_date']}).",
+        f"`{record['command']}` (before: `{record['before_command']}`, "
+        f"{record['before_date']}).",
     ]
     return "\n".join(lines) + "\n" + "\n".join(notes) + "\n"
 
@@ -128,8 +89,8 @@ def markdown(record: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="only re-render the saved figures")
-    parser.add_argument("--only", choices=("sequential", "equal", "background"),
-                        help="rerun this variant alone, keeping the others' saved figures")
+    parser.add_argument("--only", choices=("sequential", "equal"),
+                        help="rerun this variant alone, keeping the other's saved figures")
     args = parser.parse_args()
     if args.table:
         record = json.loads(RECORD.read_text())
@@ -139,19 +100,16 @@ def main() -> None:
         if side["machine"]["cpu"] != machine()["cpu"]:
             raise SystemExit("latest.json was measured on another machine: run bench/run.py here")
         saved = json.loads(RECORD.read_text()) if args.only else {}
-        jobs = side["report"]["jobs"]
         runs = {
-            "sequential": lambda: run_report("params/default.yaml", "results-sequential",
-                                             jobs=1),
-            "equal": lambda: run_at(SEARCH_ONLY_AHEAD, jobs, {NICENESS_VARIABLE: "0"}),
-            "background": lambda: run_at(SEARCH_ONLY_AHEAD, jobs, {})}
+            "sequential": lambda: run_report("params/default.yaml", SEQUENTIAL_DIR, jobs=1),
+            "equal": lambda: run_report("params/default.yaml", EQUAL_DIR,
+                                        jobs=side["report"]["jobs"],
+                                        env={NICENESS_VARIABLE: "0"})}
         measured = {key: (run() if args.only in (None, key) or key not in saved
                           else saved[key]) for key, run in runs.items()}
         record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                   "command": "python bench/levers.py" + (f" --only {args.only}" if args.only
                                                          else ""),
-                  "search_only_ahead": SEARCH_ONLY_AHEAD,
-                  "side_by_side_command": side["command"],
                   "before_command": before["command"], "before_date": before["date"],
                   "before": before["report"], **measured, "side_by_side": side["report"],
                   "same_numbers": {key: same_numbers(run, side["report"])

@@ -72,15 +72,15 @@ TIMING_REPEATS = 3  # each architecture's timing, after a warm-up; its cost is t
 
 
 def run_report(params: str, results_dir: str | None = None, jobs: int | None = None,
-               env: dict[str, str] | None = None, root: Path = ROOT) -> dict:
+               env: dict[str, str] | None = None) -> dict:
     """The full report of a profile (the default one), forced; figures read from the files it
     wrote. `results_dir` keeps another profile's results apart from the default report's;
     `jobs` (default: the command's own) sets how many chapters run side by side; `env` adds
-    to the command's environment; `root` is the project to run (another checkout of it)."""
+    to the command's environment."""
 
     overrides = [f"results_dir={results_dir}"] if results_dir else []
-    profile = load_profile(root / params, overrides)
-    results = root / profile.shared.results_dir
+    profile = load_profile(ROOT / params, overrides)
+    results = ROOT / profile.shared.results_dir
     # A cold run: without this the forced tuning chapter would resume its finished search.
     for folder in (results / "tuning").glob("search-*"):
         shutil.rmtree(folder)
@@ -88,7 +88,7 @@ def run_report(params: str, results_dir: str | None = None, jobs: int | None = N
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "fmnist", "report", "--force", "--params",
                              params, *(f"--set={o}" for o in overrides),
-                             *([f"--jobs={jobs}"] if jobs else [])], cwd=root,
+                             *([f"--jobs={jobs}"] if jobs else [])], cwd=ROOT,
                             env={**os.environ, **(env or {})})
     peak_mib = TreeMemory(proc.pid).watch(proc)
     wall = time.perf_counter() - start
@@ -114,11 +114,6 @@ def run_report(params: str, results_dir: str | None = None, jobs: int | None = N
             "startup_seconds": startup_seconds(results / "notebooks"),
             "peak_rss_mib": peak_kib / 1024, "peak_tree_rss_mib": peak_mib,
             "versions": run["versions"]}
-
-
-# How the report's record names its steps, where the name alone would mislead: the `search`
-# step side by side is the tuning search and the retrain of its choice, run ahead.
-STEP_NAMES = {"search": "search and retrain run ahead"}
 
 
 def startup_seconds(notebooks: Path) -> dict[str, float]:
@@ -568,8 +563,7 @@ def markdown(result: dict) -> str:
     if report:
         notes.append(f"Whole report (every chapter and the site): "
                      f"{report['report_seconds']:.0f} s wall (chapters' own wall seconds: "
-                     + ", ".join(f"{STEP_NAMES.get(k, k)} {v:.0f} s"
-                                 for k, v in report["chapters"].items())
+                     + ", ".join(f"{k} {v:.0f} s" for k, v in report["chapters"].items())
                      + f"){_schedule_note(report, result['machine'])}.")
     if replica.get("complete"):
         exp = replica["models"]["tuning"].get("expected")
