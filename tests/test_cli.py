@@ -27,8 +27,6 @@ def run_cli(*args, cwd=ROOT):
     (["verify", "--quick", "--against", "no/such/run"], "no such results folder or run record"),
     (["verify", "nonsense"], "nonsense: not a model chapter; the model chapters are baseline"),
     (["verify", "--quick", "cnn"], "give chapters or --quick, not both"),
-    (["tune", "--params", "params/quick.yaml", "--retrain-ahead"],
-     "--retrain-ahead goes with --in-process"),
 ])
 def test_bad_input_exits_2_with_one_clear_message(args, fragment):
     proc = run_cli(*args)

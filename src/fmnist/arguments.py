@@ -105,10 +105,6 @@ def make_parser() -> argparse.ArgumentParser:
     tune.add_argument("--in-process", action="store_true",
                       help="run the search in this process as the KERASTUNER_* variables say "
                            "(what each chief or worker process runs; use it across machines)")
-    tune.add_argument("--retrain-ahead", action="store_true",
-                      help="with --in-process, alone: then retrain the chosen configuration and "
-                           "leave it for the tuning chapter (what `report` runs beside the "
-                           "model chapters)")
     data = sub.add_parser("data", help="find and verify Fashion-MNIST; say where it is")
     data.add_argument("--data-dir", default=None, help="folder to look in first")
     data.add_argument("--no-download", action="store_true", help="never try Keras' download")

@@ -195,15 +195,8 @@ def _tune(args: argparse.Namespace, root: Path, profile) -> int:
 
     if args.workers < 0:
         raise ParamsError(f"--workers must be 0 or more, got {args.workers}.")
-    if args.retrain_ahead and not args.in_process:
-        raise ParamsError("--retrain-ahead goes with --in-process (the search run ahead of the "
-                          "tuning chapter); `fmnist tune` alone reruns the chapter after it.")
     if args.in_process:  # one chief or worker of a distributed search: its share, nothing more
-        setup = distribute.search_here(root, profile)
-        if args.retrain_ahead:  # the search run ahead of its chapter, alone: its retrain too
-            from fmnist.tuning.steps import retrain_ahead  # noqa: PLC0415 - Keras
-
-            retrain_ahead(setup, profile.shared.seed)
+        distribute.search_here(root, profile)
         return 0
     try:
         per_worker = distribute.search_profile(root, profile, args.workers, args.params,

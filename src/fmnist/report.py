@@ -262,9 +262,8 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
 
     `force` is True (rerun all selected) or the chapters to rerun even when fresh. Up to `jobs`
     chapters run side by side as soon as the chapters they read have ended (`fmnist.schedule`);
-    with more than one, the tuning search and its retrain start as soon as the data is ready,
-    beside the model chapters (which then run in the background), and the tuning chapter takes
-    their results. `jobs` 1 runs them one by one, in order.
+    with more than one, the tuning search starts as soon as the data is ready, beside the model
+    chapters, and the tuning chapter resumes it. `jobs` 1 runs them one by one, in order.
     """
     results = paths.results_path(root, profile.shared.results_dir)
     todo = [ch for ch in PIPELINE if ch.slug in selected]
@@ -291,10 +290,7 @@ def run_chapters(root: Path, profile: Profile, selected: list[str],
         steps = searching_first(steps, root, profile, log)
     weight = _previous_seconds(results) or TYPICAL_SECONDS
     if jobs > 1:
-        # Decided from the typical proportions, not from the last run's seconds: a chapter's
-        # wall seconds grow when it runs in the background, and the choice would flip back and
-        # forth from one run to the next.
-        background.update(schedule.background_steps(steps, TYPICAL_SECONDS))
+        background.update(schedule.background_steps(steps, weight))
     seconds = schedule.run_steps(steps, jobs, weight=weight)
     return {step: s for step, s in seconds.items() if s is not None}
 
@@ -318,12 +314,10 @@ def _forced(force: bool | Iterable[str], slug: str) -> bool:
 
 def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
                     log: Callable[[str], None]) -> list[schedule.Step]:
-    """`steps` with the tuning search and its retrain as a step of its own, after the data,
-    before the tuning chapter (which then resumes a finished search and takes the retrain:
-    only its decision and evaluation remain)."""
+    """`steps` with the tuning search as a step of its own, after the data, before the tuning
+    chapter (which then resumes a finished search: only its retrain and decision remain)."""
     def search() -> float:
-        log(f"{line_prefix('search')}running the tuning search and its retrain beside the "
-            "model chapters ...")
+        log(f"{line_prefix('search')}running the tuning search beside the model chapters ...")
         try:
             seconds = ahead.run_search_process(root, profile, prefix=line_prefix("search"))
         except SearchFailed as err:
@@ -338,10 +332,9 @@ def searching_first(steps: list[schedule.Step], root: Path, profile: Profile,
 
 # Roughly each step's seconds in the default report on two cores (as `bench/run.py` measured
 # them), for the schedule of a first run, which has no seconds of its own to go by: only their
-# proportions matter, to order the steps and find those with time to spare. `search` is the
-# tuning search and its retrain run ahead; `tuning` the chapter that then decides and evaluates.
-TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 51.0, "cnn": 249.0, "search": 540.0,
-                   "tuning": 40.0, "comparison": 5.0}
+# proportions matter, to order the steps and find those with time to spare.
+TYPICAL_SECONDS = {"data": 6.0, "baseline": 47.0, "dense": 74.0, "cnn": 266.0, "search": 299.0,
+                   "tuning": 407.0, "comparison": 5.0}
 
 
 def _previous_seconds(results: Path) -> dict[str, float]:

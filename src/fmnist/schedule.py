@@ -53,9 +53,9 @@ def path_lengths(steps: list[Step], weight: Mapping[str, float]) -> dict[str, fl
 
 
 # Side by side, a step off the longest chain (`background_steps`: in the default report, the
-# model chapters, beside the tuning search and retrain run ahead) runs its process at this
-# niceness: the steps that set the schedule's length then lose no time to it, and it computes on
-# what they leave idle. Its numbers do not depend on it. The variable
+# logistic regression and the dense network) runs its process at this niceness: the steps that
+# set the schedule's length (the search, the tuning chapter's retrain) then lose no time to it,
+# and it computes on what they leave idle. Its numbers do not depend on it. The variable
 # changes it (0: every chapter at the command's own priority; bench/levers.py compares).
 NICENESS_VARIABLE = "FMNIST_BACKGROUND_NICENESS"
 BACKGROUND_NICENESS = 10
@@ -73,10 +73,11 @@ def background_niceness() -> int:
     return int(value)
 
 
-def background_steps(steps: list[Step], weight: Mapping[str, float]) -> set[str]:
-    """The steps with time to spare: off the longest chain (the longest chain through each, the
-    steps it needs, itself and the steps that need it, is shorter than the schedule's longest).
-    They can run at a lower CPU priority, on what the steps of the longest chain leave idle."""
+def background_steps(steps: list[Step], weight: Mapping[str, float],
+                     share: float = 0.5) -> set[str]:
+    """The steps with time to spare: the longest chain through each (the steps it needs, itself
+    and the steps that need it) is under `share` of the schedule's longest. They can run at a
+    lower CPU priority, on what the steps of the longest chain leave idle, without delaying it."""
     after = path_lengths(steps, weight)  # also refuses a cycle
     needs = {s.name: [n for n in s.needs if n in after] for s in steps}
 
@@ -86,7 +87,7 @@ def background_steps(steps: list[Step], weight: Mapping[str, float]) -> set[str]
 
     through = {name: before(name) + length for name, length in after.items()}
     longest = max(through.values(), default=0.0)
-    return {name for name, length in through.items() if length < longest}
+    return {name for name, length in through.items() if length < share * longest}
 
 
 def run_steps(steps: list[Step], jobs: int,

@@ -27,7 +27,6 @@ from fmnist.results import load_metrics, load_predictions
 from fmnist.runs import VAL_PREDICTIONS_FILE, save_validation
 from fmnist.schema import CnnParams, DataParams, SharedParams, TuningParams
 from fmnist.train import FitResult, fit_section, seed_everything
-from fmnist.tuning import handoff
 from fmnist.tuning.folders import (
     SECONDS_FILE,
     hyperband_configurations,
@@ -35,8 +34,7 @@ from fmnist.tuning.folders import (
     search_key,
 )
 from fmnist.tuning.hypermodel import CnnHyperModel
-from fmnist.tuning.selection import select_trial
-from fmnist.tuning.space import config_of, searched_changes, with_searched
+from fmnist.tuning.space import config_of, with_searched
 from fmnist.tuning.tuners import make_tuner
 
 
@@ -117,15 +115,6 @@ def config_from_row(row: dict[str, Any], setup: SearchSetup) -> CnnParams:
     return with_searched(setup.cnn, {k: row[k] for k in setup.tuning.space})
 
 
-def choose(setup: SearchSetup, rows: list[dict[str, Any]]
-           ) -> tuple[dict[str, Any], CnnParams, dict[str, tuple[Any, Any]]]:
-    """The trial the tuning section's `selection` rule picks, its configuration, and where that
-    differs from the CNN chapter's (nothing to retrain when nowhere)."""
-    chosen = select_trial(rows, n_val=len(setup.val[1]), rule=setup.tuning.selection)
-    config = config_from_row(chosen, setup)
-    return chosen, config, searched_changes(config, setup.cnn)
-
-
 def retrain(setup: SearchSetup, config: CnnParams, seed: int) -> FitResult:
     """Train `config` on the whole training split exactly as the CNN chapter trains its model.
 
@@ -135,28 +124,6 @@ def retrain(setup: SearchSetup, config: CnnParams, seed: int) -> FitResult:
     model = build_cnn_from(config)
     return fit_section(model, (data.channels(setup.splits.x_train), setup.splits.y_train),
                        setup.val, config, seed)
-
-
-def _handoff(setup: SearchSetup, config: CnnParams, seed: int) -> tuple[Path, str]:
-    """Where a retrain run ahead leaves its result for this search, and its key."""
-    return (Path(setup.tuner.project_dir) / handoff.FOLDER,
-            handoff.retrain_key(config, seed, setup.tuning.threads))
-
-
-def retrain_ahead(setup: SearchSetup, seed: int) -> None:
-    """After a search run ahead of its chapter: retrain the configuration the chapter will
-    choose and leave it for the chapter (`handoff`); nothing when the choice changes nothing."""
-    _, config, changes = choose(setup, setup.rows())
-    if changes:
-        folder, key = _handoff(setup, config, seed)
-        handoff.save(folder, retrain(setup, config, seed), key)
-
-
-def retrain_chosen(setup: SearchSetup, config: CnnParams, seed: int) -> FitResult:
-    """The chosen configuration retrained (`retrain`), or the same retrain run ahead beside the
-    model chapters and handed over (same search, configuration, seed and thread count)."""
-    fit = handoff.take(*_handoff(setup, config, seed))
-    return fit if fit is not None else retrain(setup, config, seed)
 
 
 def describe_search(setup: SearchSetup) -> str:
