@@ -110,7 +110,7 @@ def end_with_parent() -> None:
     parent = os.environ.pop(PARENT_VARIABLE, "")  # not passed on to this process's children
     if not parent.isdigit():
         return
-    with contextlib.suppress(OSError, AttributeError):  # no prctl: not Linux
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no prctl: not Linux
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
     if os.getppid() != int(parent):  # ended before the request above was made
         os.kill(os.getpid(), signal.SIGTERM)
