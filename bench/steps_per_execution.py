@@ -1,0 +1,123 @@
+"""A lever not yet taken: Keras' `steps_per_execution`, several training steps per call into
+TensorFlow, measured on the two trainings that set the default report's length.
+
+The CNN (one thread) and the tuned configuration (two threads, as the tuning chapter retrains
+it) each train a few epochs on a stratified subset of the report's training split with the
+chapter's protocol (`train.fit_section`), once with one step per call and once with `--steps`
+per call, each in a process of its own with its thread count, the two settings alternated over
+`--repeats` rounds (this kind of machine's speed swings within minutes). Recorded: the seconds
+of each epoch after the first (which traces), and a digest of the trained weights, so the table says
+both what the lever buys and whether it moves a number.
+
+Usage: python bench/steps_per_execution.py [--steps 16] [--repeats 2] [--images 20000]
+       (after `python bench/run.py`: the tuned configuration is read from its results)
+       appends to results/steps_per_execution.jsonl, writes results/steps_per_execution.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from readme import provenance, record, render
+from seeds import tuned_config
+
+from fmnist import data, environment, models, params, train
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "steps_per_execution.jsonl"
+EPOCHS = 3
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of every weight array, in order: equal digests, equal models."""
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()
+
+
+def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict:
+    """In this process: train one model `EPOCHS` epochs with `steps` steps per call; its row."""
+    profile = params.load_profile(ROOT / profile_path)
+    results = ROOT / profile.shared.results_dir
+    cnn = profile.sections["cnn"]
+    config, threads = ((cnn, cnn.threads) if model_name == "cnn" else
+                       (tuned_config(results, cnn), profile.sections["tuning"].threads))
+    environment.use_threads(threads)
+    splits = data.load_splits(results, profile.shared.data_dir, profile.sections["data"],
+                              profile.shared.seed)
+    x, y = data.stratified_subset(data.channels(splits.x_train), splits.y_train, images,
+                                  profile.shared.seed)
+    val = (data.channels(splits.x_val), splits.y_val)
+    compile_model = train.compile_model
+
+    def compile_with_steps(model, *args, **kwargs):
+        compile_model(model, *args, **kwargs)
+        model.steps_per_execution = steps  # read when the training function is built, at fit
+
+    train.compile_model = compile_with_steps
+    ends: list[float] = []  # when each epoch's line is written: its end, validation scored
+    train.seed_everything(profile.shared.seed)
+    model = models.build_cnn_from(config)
+    fit = train.fit_section(model, (x, y), val, dataclasses.replace(config, epochs=EPOCHS),
+                            profile.shared.seed, log=lambda _: ends.append(time.perf_counter()))
+    seconds = [round(b - a, 2) for a, b in zip(ends, ends[1:], strict=False)]
+    return {"model": model_name, "steps_per_execution": steps, "threads": threads,
+            "images": images, "epoch_seconds": seconds,
+            "val_accuracy": fit.val_accuracy, "weights": weights_digest(fit.model),
+            "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d")}
+
+
+def in_process(args: argparse.Namespace, model: str, steps: int) -> dict:
+    """`one_run` in a child process; its row."""
+    proc = subprocess.run([sys.executable, __file__, "--one", model, str(steps),
+                           "--images", str(args.images), "--params", args.params],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{model}, {steps} steps per call failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    """Per model and setting: the median epoch's seconds after the first, and the digest."""
+    out = ["| model | threads | steps per call | epoch seconds (after the first; median) | "
+           "validation | weights (digest) |", "|---|---|---|---|---|---|"]
+    for model in ("cnn", "tuned"):
+        for steps in sorted({r["steps_per_execution"] for r in rows if r["model"] == model}):
+            mine = [r for r in rows if r["model"] == model and r["steps_per_execution"] == steps]
+            seconds = [s for r in mine for s in r["epoch_seconds"]]
+            digests = sorted({r["weights"][:12] for r in mine})
+            out.append(f"| {model} | {mine[0]['threads']} | {steps} | "
+                       f"{np.median(seconds):.2f} s ({len(seconds)} epochs) | "
+                       f"{100 * mine[0]['val_accuracy']:.2f} % | {', '.join(digests)} |")
+    return "\n".join(out) + "\n" + provenance(rows, "python bench/steps_per_execution.py") + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--images", type=int, default=20_000)
+    ap.add_argument("--params", default="params/default.yaml")
+    ap.add_argument("--one", nargs=2, metavar=("MODEL", "STEPS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one_run(args.one[0], int(args.one[1]), args.images, args.params)))
+        return
+    for _ in range(args.repeats):
+        for model in ("cnn", "tuned"):
+            for steps in (1, args.steps):
+                record(OUT, in_process(args, model, steps))
+    print(render(OUT, table))
+
+
+if __name__ == "__main__":
+    main()
