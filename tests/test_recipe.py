@@ -141,24 +141,3 @@ def test_same_seed_same_training_with_every_piece_on():
     first, second, other = weights(1), weights(1), weights(2)
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
-
-
-def test_several_steps_per_call_train_the_same_weights_as_one(monkeypatch):
-    # Every piece that draws or counts steps on (dropout, augmentation, warm-up, weight
-    # averaging), 25 steps an epoch: a full call of 16 steps and a shorter last one.
-    x, y = blobs(200)
-    rec = Recipe(augment_flip=True, augment_shift=1, label_smoothing=0.1, ema_momentum=0.9,
-                 warmup_epochs=1)
-
-    def weights():
-        train.seed_everything(3)
-        model = models.build_cnn(filters=[4, 8], dense_units=8)
-        train.fit_keras(model, (x[..., None], y), (x[..., None], y), epochs=2, batch_size=8,
-                        learning_rate=5e-3, patience=2, recipe=rec, seed=3, log=None)
-        return model.get_weights()
-
-    assert train.STEPS_PER_CALL > 1
-    several = weights()
-    monkeypatch.setattr(train, "STEPS_PER_CALL", 1)
-    one = weights()
-    assert all(np.array_equal(a, b) for a, b in zip(several, one, strict=True))
