@@ -1,13 +1,13 @@
-"""Keras' `steps_per_execution`, several training steps per call into TensorFlow (the package
-runs `train.STEPS_PER_CALL`), measured on the two trainings that set the default report's length.
+"""A lever not yet taken: Keras' `steps_per_execution`, several training steps per call into
+TensorFlow, measured on the two trainings that set the default report's length.
 
 The CNN (one thread) and the tuned configuration (two threads, as the tuning chapter retrains
 it) each train a few epochs on a stratified subset of the report's training split with the
 chapter's protocol (`train.fit_section`), once with one step per call and once with `--steps`
 per call, each in a process of its own with its thread count, the two settings alternated over
 `--repeats` rounds (this kind of machine's speed swings within minutes). Recorded: the seconds
-of each epoch after the first (which traces), and a digest of the trained weights, so the table
-says both what the lever buys and whether it moves a number.
+of each epoch after the first (which traces), and a digest of the trained weights, so the table says
+both what the lever buys and whether it moves a number.
 
 Usage: python bench/steps_per_execution.py [--steps 16] [--repeats 2] [--images 20000]
        (after `python bench/run.py`: the tuned configuration is read from its results)
