@@ -80,12 +80,6 @@ class FitResult:
     val_predictions: np.ndarray | None = None  # that epoch's predicted validation labels
 
 
-# Training steps per call into TensorFlow: fewer calls, less per-step overhead, and the trained
-# weights identical to one step per call (bench/steps_per_execution.py checks both). Keras then
-# runs batch-level callbacks once per call, the Ctrl-C check among them.
-STEPS_PER_CALL = 16
-
-
 def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe = PLAIN,
                   steps_per_epoch: int = 1) -> None:
     """Adam with cosine decay (after the recipe's linear warm-up), cross-entropy on one-hot
@@ -102,8 +96,7 @@ def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe 
     optimizer = keras.optimizers.Adam(schedule, use_ema=ema,
                                       ema_momentum=recipe.ema_momentum if ema else 0.99)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"],
-                  steps_per_execution=STEPS_PER_CALL)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
 def best_epoch_callback(val: tuple[np.ndarray, np.ndarray], tta: bool, patience: int):
