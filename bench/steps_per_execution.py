@@ -1,5 +1,5 @@
-"""A lever not yet taken: Keras' `steps_per_execution`, several training steps per call into
-TensorFlow, measured on the two trainings that set the default report's length.
+"""A lever measured and not taken: Keras' `steps_per_execution`, several training steps per
+call into TensorFlow, measured on the two trainings that set the default report's length.
 
 The CNN (one thread) and the tuned configuration (two threads, as the tuning chapter retrains
 it) each train a few epochs on a stratified subset of the report's training split with the
@@ -87,17 +87,22 @@ def in_process(args: argparse.Namespace, model: str, steps: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """Per model and setting: the median epoch's seconds after the first, and the digest."""
-    out = ["| model | threads | steps per call | epoch seconds (after the first; median) | "
-           "validation | weights (digest) |", "|---|---|---|---|---|---|"]
-    for model in ("cnn", "tuned"):
-        for steps in sorted({r["steps_per_execution"] for r in rows if r["model"] == model}):
-            mine = [r for r in rows if r["model"] == model and r["steps_per_execution"] == steps]
-            seconds = [s for r in mine for s in r["epoch_seconds"]]
-            digests = sorted({r["weights"][:12] for r in mine})
-            out.append(f"| {model} | {mine[0]['threads']} | {steps} | "
-                       f"{np.median(seconds):.2f} s ({len(seconds)} epochs) | "
-                       f"{100 * mine[0]['val_accuracy']:.2f} % | {', '.join(digests)} |")
+    """Per model, training-set size and setting: the median epoch's seconds after the first,
+    the peak memory where measured, and the weights' digest."""
+    out = ["| model | threads | images | steps per call | epoch seconds (after the first; "
+           "median) | peak memory | validation | weights (digest) |",
+           "|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["model"], r["images"], r["steps_per_execution"]) for r in rows})
+    for model, images, steps in keys:
+        mine = [r for r in rows if (r["model"], r["images"], r["steps_per_execution"])
+                == (model, images, steps)]
+        seconds = [s for r in mine for s in r["epoch_seconds"]]
+        peaks = [r["peak_rss_mib"] for r in mine if "peak_rss_mib" in r]
+        digests = sorted({r["weights"][:12] for r in mine})
+        out.append(f"| {model} | {mine[0]['threads']} | {images:,} | {steps} | "
+                   f"{np.median(seconds):.2f} s ({len(seconds)} epochs) | "
+                   f"{f'{max(peaks):,} MiB' if peaks else '–'} | "
+                   f"{100 * mine[0]['val_accuracy']:.2f} % | {', '.join(digests)} |")
     return "\n".join(out) + "\n" + provenance(rows, "python bench/steps_per_execution.py") + "\n"
 
 
