@@ -1,9 +1,12 @@
 """Write a generated block into a page (the README by default) between `<!-- NAME:start -->` and
-`<!-- NAME:end -->`, and a benchmark's measurements into the table beside them; record them."""
+`<!-- NAME:end -->`, and a benchmark's measurements into the table beside them; record them,
+and read them back from a benchmark's child process."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -30,6 +33,15 @@ def record(results: Path, row: dict) -> None:
     print(json.dumps(row), flush=True)
     with results.open("a") as f:
         f.write(json.dumps(row) + "\n")
+
+
+def child_row(command: list[str], what: str) -> dict:
+    """Run a benchmark's child process (a model trained in a process of its own), which prints
+    its row as JSON on its last line; the row. Exits naming `what` if the child failed."""
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{what} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def provenance(rows: list[dict], command: str) -> str:

@@ -21,13 +21,12 @@ import argparse
 import concurrent.futures as cf
 import dataclasses
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from readme import record, replace_block
+from readme import child_row, record, replace_block
 from run import OUT, markdown, targets
 from scipy import stats
 
@@ -88,14 +87,22 @@ def summary(fresh: list[dict]) -> dict:
                for m in ("cnn", "tuned")}}
 
 
+def model_config(profile: params.Profile, model: str) -> tuple[params.CnnParams, int]:
+    """`model`'s configuration (`cnn`: the CNN section; `tuned`: the tuning chapter's choice)
+    and the thread count its chapter trains it with."""
+    cnn = profile.sections["cnn"]
+    if model == "cnn":
+        return cnn, cnn.threads
+    return (tuned_config(ROOT / profile.shared.results_dir, cnn),
+            profile.sections["tuning"].threads)
+
+
 def one_model(args: argparse.Namespace) -> None:
     """The child process: train one model (`--model cnn|tuned`) with one `--seed`, print its
     row as JSON."""
     profile = params.load_profile(ROOT / args.params)
     results = ROOT / profile.shared.results_dir
-    cnn = profile.sections["cnn"]
-    config, threads = ((cnn, cnn.threads) if args.model == "cnn" else
-                       (tuned_config(results, cnn), profile.sections["tuning"].threads))
+    config, threads = model_config(profile, args.model)
     splits = data.load_splits(results, profile.shared.data_dir, profile.sections["data"],
                               profile.shared.seed)
     print(json.dumps(train_and_score(config, splits, args.seed, threads)))
@@ -103,11 +110,8 @@ def one_model(args: argparse.Namespace) -> None:
 
 def in_process(args: argparse.Namespace, model: str, seed: int) -> dict:
     """`one_model` in a child process; its row."""
-    proc = subprocess.run([sys.executable, __file__, "--params", args.params, "--model", model,
-                           "--seed", str(seed)], capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{model}, seed {seed} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child_row([sys.executable, __file__, "--params", args.params, "--model", model,
+                      "--seed", str(seed)], f"{model}, seed {seed}")
 
 
 def main() -> None:

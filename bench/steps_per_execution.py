@@ -20,14 +20,13 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from readme import provenance, record, render
-from seeds import tuned_config
+from readme import child_row, provenance, record, render
+from seeds import model_config
 
 from fmnist import data, environment, models, params, train
 
@@ -47,13 +46,11 @@ def weights_digest(model) -> str:
 def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict:
     """In this process: train one model `EPOCHS` epochs with `steps` steps per call; its row."""
     profile = params.load_profile(ROOT / profile_path)
-    results = ROOT / profile.shared.results_dir
-    cnn = profile.sections["cnn"]
-    config, threads = ((cnn, cnn.threads) if model_name == "cnn" else
-                       (tuned_config(results, cnn), profile.sections["tuning"].threads))
+    config, threads = model_config(profile, model_name)
     environment.use_threads(threads)
-    splits = data.load_splits(results, profile.shared.data_dir, profile.sections["data"],
-                              profile.shared.seed)
+    shared = profile.shared
+    splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir,
+                              profile.sections["data"], shared.seed)
     x, y = data.stratified_subset(data.channels(splits.x_train), splits.y_train, images,
                                   profile.shared.seed)
     val = (data.channels(splits.x_val), splits.y_val)
@@ -78,12 +75,9 @@ def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict
 
 def in_process(args: argparse.Namespace, model: str, steps: int) -> dict:
     """`one_run` in a child process; its row."""
-    proc = subprocess.run([sys.executable, __file__, "--one", model, str(steps),
-                           "--images", str(args.images), "--params", args.params],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{model}, {steps} steps per call failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child_row([sys.executable, __file__, "--one", model, str(steps), "--images",
+                      str(args.images), "--params", args.params],
+                     f"{model}, {steps} steps per call")
 
 
 def table(rows: list[dict]) -> str:

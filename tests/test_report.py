@@ -149,8 +149,6 @@ def test_the_dependency_graph_comes_from_the_pipeline_table(tmp_path):
         assert same == (ch.slug != "data"), f"{ch.slug}: only the data chapter draws the grid"
 
 
-
-
 @pytest.mark.parametrize("overwrite, ahead", [(False, True), (True, False)])
 def test_the_search_runs_ahead_unless_its_chapter_starts_it_afresh(tmp_path, overwrite, ahead):
     # A forced tuning chapter is to run; with `overwrite` it would discard a search run ahead.
