@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from html.parser import HTMLParser
@@ -45,6 +46,16 @@ def test_every_chapter_has_a_page_with_real_png_figures(quick_project):
         assert figures and len(figures) >= len(saved), f"{page.name}: {figures} for {saved}"
         for src in figures:
             assert (page.parent / src).resolve().read_bytes()[:8] == PNG_MAGIC
+        # The notebook shows each saved figure as its file, byte for byte (drawn once).
+        shown = notebook_pngs(quick_project / "results" / "notebooks" / ch.notebook)
+        assert all(path.read_bytes() in shown for path in saved), ch.notebook
+
+
+def notebook_pngs(path) -> set[bytes]:
+    """Every PNG an executed notebook shows."""
+    cells = json.loads(path.read_text())["cells"]
+    return {base64.b64decode(out["data"]["image/png"]) for cell in cells
+            for out in cell.get("outputs", ()) if "image/png" in out.get("data", {})}
 
 
 def test_the_landing_page_shows_the_headline_figure(quick_project):

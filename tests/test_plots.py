@@ -288,3 +288,19 @@ def test_a_notebook_shows_the_figure_as_a_png_carrying_its_description(ev, tmp_p
         InteractiveShell.clear_instance()
     with Image.open(io.BytesIO(base64.b64decode(data["image/png"]))) as image:
         assert image.text[plots.PNG_DESCRIPTION] == style.description(fig)
+
+
+def test_a_saved_figure_is_shown_as_its_file_until_it_changes(ev, tmp_path):
+    shell = InteractiveShell.instance()
+    try:
+        fig = style.save(page.plot_confusion(ev.confusion, "CNN"), tmp_path, "confusion")
+        shown, _ = shell.display_formatter.format(fig)
+        fig.axes[0].set_title("CNN: changed after saving")
+        changed, _ = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()
+    saved = (tmp_path / "confusion.png").read_bytes()
+    # Drawn once: the notebook shows the file's bytes (a second drawing gives other pixels).
+    assert base64.b64decode(shown["image/png"]) == saved
+    with Image.open(io.BytesIO(base64.b64decode(changed["image/png"]))) as image:
+        assert image.text["Title"] == "CNN: changed after saving"

@@ -31,6 +31,7 @@ from fmnist.plots import PNG_DESCRIPTION
 
 WIDTH = 7.5  # inches: the content column (688 px) at two thirds of DPI
 DPI = 144
+_SAVED_PNG = "_fmnist_saved_png"  # a saved figure's PNG, on the figure
 
 
 def _theme() -> dict[str, Any]:
@@ -90,7 +91,9 @@ def png_bytes(fig: plt.Figure) -> bytes:
 
 
 def _png_for_notebook(fig: plt.Figure) -> str:
-    return base64.b64encode(png_bytes(fig)).decode("ascii")
+    saved = getattr(fig, _SAVED_PNG, None)
+    png = saved if saved is not None and not fig.stale else png_bytes(fig)
+    return base64.b64encode(png).decode("ascii")
 
 
 def _describe_in_notebook() -> None:
@@ -129,7 +132,13 @@ def save(fig: plt.Figure, folder: str | Path | None, name: str) -> plt.Figure:
     if folder is not None:
         path = Path(folder) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(png_bytes(fig))
+        png = png_bytes(fig)
+        path.write_bytes(png)
+        # The notebook shows these very bytes unless the figure changes before it is shown
+        # (any change marks it stale): drawing it again costs as much as the first time and,
+        # under constrained layout, gives other pixels than the file's.
+        setattr(fig, _SAVED_PNG, png)
+        fig.stale = False
     _describe_in_notebook()
     return fig
 
