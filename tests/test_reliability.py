@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -122,26 +121,6 @@ def comparable(value):
     if isinstance(value, list):
         return [comparable(v) for v in value]
     return value
-
-
-@pytest.mark.slow
-def test_rerunning_the_tuning_chapter_gives_identical_numbers(quick_project, tmp_path):
-    # The tuning chapter forced again where it ran, its whole search included (its saved trials
-    # are removed so that the search itself runs again, not only the retrain). Every chapter
-    # run again from nothing, in another folder and order:
-    # test_schedule.py::test_chapters_side_by_side_give_the_numbers_of_chapters_one_by_one.
-    project = copy_of(quick_project, tmp_path)
-    folder = project / "results" / "tuning"
-    metrics, probs = json.loads((folder / "metrics.json").read_text()), load_predictions(folder)[0]
-    for search in folder.glob("search-*"):
-        shutil.rmtree(search)
-    proc = fmnist("run", "tuning", "--params", "params/quick.yaml", "--force", cwd=project)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert re.search(r"\] tuning +done in", proc.stdout), "tuning did not run again"
-    assert re.search(r"^ +(search|tuning) +trial 0: ", proc.stdout, re.M), \
-        "the search did not run again"
-    assert comparable(json.loads((folder / "metrics.json").read_text())) == comparable(metrics)
-    np.testing.assert_array_equal(load_predictions(folder)[0], probs)
 
 
 @pytest.mark.slow
