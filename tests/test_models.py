@@ -209,3 +209,11 @@ def test_a_fit_that_hits_max_iter_is_never_chosen():
     with pytest.raises(RuntimeError, match="No logistic regression converged"):
         linear.select_logreg((x.reshape(-1, 784), y), (x.reshape(-1, 784), y), solvers=["lbfgs"],
                             c_grid=[100.0], max_iter=2, tol=1e-8, seed=0)
+
+
+@pytest.mark.parametrize("epochs, word", [(1, "1 epoch in"), (15, "15 epochs in")])
+def test_a_training_says_in_one_sentence_what_it_ran_and_kept(epochs, word):
+    fit = train.FitResult(None, {"loss": [1.0] * epochs}, train_seconds=12.34, best_epoch=1,
+                          val_accuracy=0.91234)
+    assert fit.summary() == (f"Trained {word} 12.3 s; best validation accuracy 91.23 % at "
+                             "epoch 1.")

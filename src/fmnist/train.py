@@ -79,6 +79,13 @@ class FitResult:
     val_accuracy: float = 0.0  # of the kept (best) epoch, scored as the test set is
     val_predictions: np.ndarray | None = None  # that epoch's predicted validation labels
 
+    def summary(self) -> str:
+        """The training in one sentence: epochs run, time, and the epoch kept."""
+        epochs = len(self.history.get("loss", []))
+        return (f"Trained {epochs} epoch{'' if epochs == 1 else 's'} in "
+                f"{self.train_seconds:.1f} s; best validation accuracy "
+                f"{100 * self.val_accuracy:.2f} % at epoch {self.best_epoch}.")
+
 
 def compile_model(model, learning_rate: float, total_steps: int, recipe: Recipe = PLAIN,
                   steps_per_epoch: int = 1) -> None:

@@ -135,7 +135,8 @@ def describe_search(setup: SearchSetup) -> str:
               f"{iterations * hyperband_configurations(tuning.trial_epochs)} configurations of "
               f"up to {tuning.trial_epochs} epochs"
               if tuning.algorithm == "hyperband" else
-              f"{tuning.max_trials} trials of {tuning.trial_epochs} epochs ({tuning.algorithm})")
+              f"{tuning.max_trials} trials of {tuning.trial_epochs} "
+              f"epoch{'s' * (tuning.trial_epochs > 1)} ({tuning.algorithm})")
     return (f"Search: {budget}, on {len(setup.search_train[1]):,} training images, scored on "
             f"{len(setup.val[1]):,} validation images; the space holds {combos:,} "
             f"configurations over {', '.join(f'`{k}`' for k in tuning.space)}.")
