@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fmnist import evaluate, results
-from fmnist.schema import CnnParams
+from fmnist.schema import CnnParams, TuningParams
 from fmnist.train import FitResult
 from fmnist.tuning import selection, space, steps
 
@@ -167,3 +167,15 @@ def test_key_effects_compare_the_means_of_each_value_with_their_error():
 def test_searched_values_read_plainly():
     assert [selection.value_label(v) for v in ([32, 64], True, False, 0.001, 1.0, "same")] == [
         "32-64", "yes", "no", "0.001", "1", "same"]
+
+
+@pytest.mark.parametrize("trial_epochs, words", [(1, "2 trials of 1 epoch (random)"),
+                                                 (2, "2 trials of 2 epochs (random)")])
+def test_the_search_is_described_with_its_budget_and_space(trial_epochs, words):
+    tuning = TuningParams(max_trials=2, trial_epochs=trial_epochs,
+                          space={"dropout": [0.2, 0.3], "learning_rate": [0.001, 0.002]})
+    labels = np.zeros(300), np.zeros(30)
+    setup = steps.SearchSetup(None, None, (None, labels[0]), (None, labels[1]), CnnParams(), tuning)
+    assert steps.describe_search(setup) == (
+        f"Search: {words}, on 300 training images, scored on 30 validation images; the space "
+        "holds 4 configurations over `dropout`, `learning_rate`.")

@@ -12,16 +12,13 @@ import time
 from pathlib import Path
 
 import keras_tuner as kt
-import numpy as np
 import pytest
 from keras_tuner.src.engine import oracle as oracle_module
 from tiny_search import CNN, SPACE, configs, rows, run
 
 from fmnist import models, train
 from fmnist.results import DamagedResults
-from fmnist.schema import CnnParams, TuningParams
 from fmnist.tuning import folders, selection
-from fmnist.tuning.steps import SearchSetup, describe_search
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -204,15 +201,3 @@ def test_a_search_stopped_while_writing_a_new_trials_file_resumes_as_if_whole(tm
     new = project / "trial_2" / "trial.json"
     new.write_text(new.read_text()[:25])
     assert configs(run(tmp_path / "killed", 4)) == configs(run(tmp_path / "whole", 4))
-
-
-@pytest.mark.parametrize("trial_epochs, words", [(1, "2 trials of 1 epoch (random)"),
-                                                 (2, "2 trials of 2 epochs (random)")])
-def test_the_search_is_described_with_its_budget_and_space(trial_epochs, words):
-    tuning = TuningParams(max_trials=2, trial_epochs=trial_epochs,
-                          space={"dropout": [0.2, 0.3], "learning_rate": [0.001, 0.002]})
-    labels = np.zeros(300), np.zeros(30)
-    setup = SearchSetup(None, None, (None, labels[0]), (None, labels[1]), CnnParams(), tuning)
-    assert describe_search(setup) == (
-        f"Search: {words}, on 300 training images, scored on 30 validation images; the space "
-        "holds 4 configurations over `dropout`, `learning_rate`.")
