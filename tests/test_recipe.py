@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import keras
 import numpy as np
 import pytest
 from test_models import blobs
@@ -74,6 +77,43 @@ def test_batches_cover_the_data_once_per_epoch_seeded_and_augment_training_only(
     plain = recipe.make_batches(x, y, 50, recipe.PLAIN, seed=4)[0][0]
     assert {tuple(row.ravel()[:5]) for row in plain} == {tuple(row.ravel()[:5]) for row in x}
     assert np.array_equal(x, images(50)), "the source arrays are never modified"
+
+
+@pytest.mark.parametrize("channels", [True, False])
+def test_the_feed_gives_each_epochs_batches_in_kerass_order(channels):
+    x, y = images(50, channels=channels), np.arange(50) % 10
+    batches = recipe.make_batches(x, y, 16, Recipe(augment_flip=True, augment_shift=1), 4)
+    fed = recipe.feed(batches)
+    assert int(fed.cardinality()) == len(batches) == 4
+    for epoch in (0, 3):
+        batches.epoch = epoch
+        random.seed(epoch)
+        got = [(xb.numpy(), yb.numpy()) for xb, yb in fed]
+        random.seed(epoch)
+        order = list(range(len(batches)))
+        random.shuffle(order)
+        want = [batches[i] for i in order]
+        assert all(np.array_equal(g[0], w[0]) and np.array_equal(g[1], w[1])
+                   for g, w in zip(got, want, strict=True))
+        assert got[0][0].dtype == np.float32 and got[0][0].shape[1:] == x.shape[1:]
+
+
+def test_training_through_the_feed_is_training_on_the_batches_bit_for_bit():
+    x, y = blobs(96)
+    x = x[..., None]
+    rec = Recipe(augment_flip=True, augment_shift=1, label_smoothing=0.1)
+
+    def weights(through_feed: bool) -> list[np.ndarray]:
+        train.seed_everything(3)
+        model = models.build_cnn(filters=[4, 8], dense_units=8)
+        batches = recipe.make_batches(x, y, 32, rec, seed=5)
+        train.compile_model(model, 1e-3, 3 * len(batches), rec, len(batches))
+        fit = recipe.fit_batches if through_feed else keras.Model.fit
+        fit(model, batches, epochs=3, verbose=0, callbacks=[recipe.epoch_setter(batches)])
+        return model.get_weights()
+
+    ours, keras_own = weights(True), weights(False)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, keras_own, strict=True))
 
 
 def test_label_smoothing_spreads_the_target_in_the_compiled_loss():

@@ -5,12 +5,13 @@ Every piece is off in `Recipe()`; a chapter's profile section switches each one 
 is done in NumPy on whole batches (one vectorised flip and one gather per batch, seeded per
 epoch), not with Keras' per-image preprocessing layers, which are slow on a CPU.
 
-Keras is imported only by the two functions that subclass its classes: `evaluate` imports this
+Keras (and TensorFlow) are imported only by the functions that use them: `evaluate` imports this
 module, and the logistic regression's chapter, which evaluates with it, loads no TensorFlow.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -108,6 +109,44 @@ def make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, recipe: Recipe, 
             return xb, one_hot(y[idx])
 
     return TrainBatches()
+
+
+def fit_batches(model, batches, **kwargs):
+    """`model.fit(batches, **kwargs)` for `batches` from `make_batches`: through `feed` where
+    Keras runs on TensorFlow, as they are on another backend."""
+    import keras  # noqa: PLC0415 - TensorFlow (module docstring)
+
+    if keras.backend.backend() != "tensorflow":
+        return model.fit(batches, **kwargs)
+    return model.fit(feed(batches), shuffle=False, **kwargs)
+
+
+def feed(batches):
+    """`batches` (from `make_batches`) as a tf.data pipeline that makes the next two batches
+    while the model trains on one. Each epoch takes them in the order in which Keras' own
+    pipeline for them would (it shuffles them with Python's `random`, which
+    `train.seed_everything` seeds), so that training on it with `shuffle=False` is training on
+    `batches`, to the last bit.
+
+    Keras' own pipeline prefetches under tf.data's autotuning, and on two cores closing it at an
+    epoch's end sometimes left both idle for seconds (up to about twenty in the tuning chapter's
+    retrain; `bench/NOTES.md`): here autotuning is off and the prefetch a fixed two batches.
+    """
+    import tensorflow as tf  # noqa: PLC0415 - TensorFlow (module docstring)
+
+    def generate():
+        order = list(range(len(batches)))
+        random.shuffle(order)  # as keras.src.trainers.data_adapters.PyDatasetAdapter does
+        for i in order:
+            yield batches[i]
+
+    signature = tuple(tf.TensorSpec((None, *part.shape[1:]), tf.as_dtype(part.dtype))
+                      for part in batches[0])
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (tf.data.Dataset.from_generator(generate, output_signature=signature)
+            .apply(tf.data.experimental.assert_cardinality(len(batches)))
+            .prefetch(2).with_options(options))
 
 
 def epoch_setter(batches):

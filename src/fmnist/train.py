@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from fmnist import interrupt
-from fmnist.recipe import PLAIN, Recipe, epoch_setter, make_batches, predict_probs
+from fmnist.recipe import PLAIN, Recipe, epoch_setter, fit_batches, make_batches, predict_probs
 
 
 def seed_everything(seed: int) -> None:
@@ -177,7 +177,7 @@ def fit_keras(
     start = time.perf_counter()
     lines = [epoch_log_callback(epochs, log)] if log else []
     callbacks = training_callbacks(batches, recipe, best, lines)
-    history = model.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0)
+    history = fit_batches(model, batches, epochs=epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     model.set_weights(best.weights)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}

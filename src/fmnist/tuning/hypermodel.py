@@ -13,7 +13,7 @@ import keras_tuner as kt
 import numpy as np
 
 from fmnist.models import build_cnn_from
-from fmnist.recipe import Recipe, make_batches
+from fmnist.recipe import Recipe, fit_batches, make_batches
 from fmnist.schema import CnnParams
 from fmnist.train import best_epoch_callback, compile_model, training_callbacks
 from fmnist.tuning.space import sample_config, trial_seed
@@ -59,4 +59,4 @@ class CnnHyperModel(kt.HyperModel):
         # search ranks configurations by the figure the retrain is judged on. Never stops early.
         scorer = best_epoch_callback(val, rec.tta, patience=kwargs.get("epochs", 1) + 1)
         callbacks = training_callbacks(batches, rec, scorer, kwargs.pop("callbacks", []))
-        return model.fit(batches, callbacks=callbacks, **kwargs)
+        return fit_batches(model, batches, callbacks=callbacks, **kwargs)
