@@ -2,8 +2,8 @@
 the work is done in `report`, `tuning.distribute`, `verify` and `site`.
 
 A command imports the modules that do its work when it runs: the runner, the site and the
-repository's cells need the `report` extra, and the run history SciPy, none of which
-`fmnist --help`, `fmnist data` or a runtime-only install (Colab's) should load.
+repository's cells need the `report` extra, which `fmnist --help`, `fmnist data` or a
+runtime-only install (Colab's) should not load.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def run_verify(root: Path, args: argparse.Namespace) -> int:
 
 def show_runs(results: Path, which: list[str]) -> int:
     """`fmnist runs`: the history, oldest first, or two runs compared (validation first)."""
-    from fmnist import runs  # noqa: PLC0415 - SciPy: a second that no other command needs
+    from fmnist import runs  # noqa: PLC0415 - only this command reads the history
 
     history, damaged = runs.load_runs(results)
     for note in damaged:
