@@ -1,0 +1,108 @@
+"""A lever measured and taken: how training gets its batches. Keras' own pipeline for the
+recipe's batches prefetches under tf.data's autotuning; `recipe.feed` prefetches a fixed two
+batches with autotuning off, in the same order.
+
+The tuned configuration (two threads, as the tuning chapter retrains it) trains a few epochs on
+a stratified subset of the report's training split with the chapter's protocol
+(`train.fit_section`), once through each pipeline, each in a process of its own, the two
+alternated over `--repeats` rounds (this kind of machine's speed swings within minutes).
+Recorded: the seconds from each epoch's end to the next's (validation scored, the pipeline
+closed and opened again), and a digest of the trained weights, so the table says both what the
+lever buys and that it moves no number. To train through Keras' own pipeline, the child
+replaces `train.fit_batches` with a plain `model.fit`, as the code did before the lever.
+
+Usage: python bench/feed.py [--repeats 2] [--epochs 8] [--images 20000]
+       (after `python bench/run.py`: the tuned configuration is read from its results)
+       appends to results/feed.jsonl, writes results/feed.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from readme import child_row, provenance, record, render
+from seeds import model_config
+from steps_per_execution import weights_digest
+
+from fmnist import data, environment, models, params, train
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "feed.jsonl"
+PIPELINES = ("keras", "feed")
+STALL = 1.5  # an epoch this many times its run's median is counted as stalled
+
+
+def one_run(pipeline: str, epochs: int, images: int, profile_path: str) -> dict:
+    """In this process: train the tuned configuration through `pipeline`; its row."""
+    profile = params.load_profile(ROOT / profile_path)
+    config, threads = model_config(profile, "tuned")
+    environment.use_threads(threads)
+    shared = profile.shared
+    splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir,
+                              profile.sections["data"], shared.seed)
+    x, y = data.stratified_subset(data.channels(splits.x_train), splits.y_train, images,
+                                  shared.seed)
+    if pipeline == "keras":
+        train.fit_batches = lambda model, batches, **kwargs: model.fit(batches, **kwargs)
+    ends: list[float] = []  # when each epoch's line is written: its end, validation scored
+    train.seed_everything(shared.seed)
+    fit = train.fit_section(models.build_cnn_from(config), (x, y),
+                            (data.channels(splits.x_val), splits.y_val),
+                            dataclasses.replace(config, epochs=epochs), shared.seed,
+                            log=lambda _: ends.append(time.perf_counter()))
+    seconds = [round(b - a, 2) for a, b in zip(ends, ends[1:], strict=False)]
+    return {"pipeline": pipeline, "threads": threads, "images": images,
+            "epoch_seconds": seconds, "val_accuracy": fit.val_accuracy,
+            "weights": weights_digest(fit.model),
+            "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d")}
+
+
+def table(rows: list[dict]) -> str:
+    """Per pipeline: epochs measured, median and total seconds, the stalled epochs and the
+    seconds they took beyond the median, and the weights' digests."""
+    out = ["| pipeline | runs | epochs (after the first) | median epoch | all epochs | "
+           f"stalled epochs (over {STALL}x the run's median) | their seconds over the median | "
+           "validation | weights (digest) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for pipeline in PIPELINES:
+        mine = [r for r in rows if r["pipeline"] == pipeline]
+        if not mine:
+            continue
+        seconds = [s for r in mine for s in r["epoch_seconds"]]
+        stalled = [(s, float(np.median(r["epoch_seconds"]))) for r in mine
+                   for s in r["epoch_seconds"] if s > STALL * np.median(r["epoch_seconds"])]
+        digests = sorted({r["weights"][:12] for r in mine})
+        out.append(f"| {pipeline} | {len(mine)} | {len(seconds)} | {np.median(seconds):.2f} s | "
+                   f"{sum(seconds):.1f} s | {len(stalled)} | "
+                   f"{sum(s - m for s, m in stalled):.1f} s | "
+                   f"{100 * mine[0]['val_accuracy']:.2f} % | {', '.join(digests)} |")
+    return "\n".join(out) + "\n" + provenance(rows, "python bench/feed.py") + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--images", type=int, default=20_000)
+    ap.add_argument("--params", default="params/default.yaml")
+    ap.add_argument("--one", choices=PIPELINES, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one_run(args.one, args.epochs, args.images, args.params)))
+        return
+    for _ in range(args.repeats):
+        for pipeline in PIPELINES:
+            record(OUT, child_row([sys.executable, __file__, "--one", pipeline, "--epochs",
+                                   str(args.epochs), "--images", str(args.images),
+                                   "--params", args.params], f"{pipeline} pipeline"))
+    print(render(OUT, table))
+
+
+if __name__ == "__main__":
+    main()
