@@ -96,6 +96,14 @@ def test_the_feed_gives_each_epochs_batches_in_kerass_order(channels):
         assert all(np.array_equal(g[0], w[0]) and np.array_equal(g[1], w[1])
                    for g, w in zip(got, want, strict=True))
         assert got[0][0].dtype == np.float32 and got[0][0].shape[1:] == x.shape[1:]
+    unshuffled = [xb.numpy() for xb, _ in recipe.feed(batches, shuffle=False)]
+    assert all(np.array_equal(u, batches[i][0]) for i, u in enumerate(unshuffled))
+
+
+def test_an_empty_training_set_is_named_not_fed():
+    batches = recipe.make_batches(images(0), np.arange(0), 16, Recipe(), 4)
+    with pytest.raises(ValueError, match="training data is empty"):
+        recipe.feed(batches)
 
 
 def test_training_through_the_feed_is_training_on_the_batches_bit_for_bit():
@@ -108,7 +116,7 @@ def test_training_through_the_feed_is_training_on_the_batches_bit_for_bit():
         model = models.build_cnn(filters=[4, 8], dense_units=8)
         batches = recipe.make_batches(x, y, 32, rec, seed=5)
         train.compile_model(model, 1e-3, 3 * len(batches), rec, len(batches))
-        fit = recipe.fit_batches if through_feed else keras.Model.fit
+        fit = train.fit_batches if through_feed else keras.Model.fit
         fit(model, batches, epochs=3, verbose=0, callbacks=[recipe.epoch_setter(batches)])
         return model.get_weights()
 

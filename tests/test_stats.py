@@ -69,3 +69,9 @@ def test_the_exact_p_value_is_exact_down_to_the_smallest_floats():
     # double precision; and a tie, whose two tails overlap, is capped at 1.
     assert stats.fair_coin_p_value(0, 1074) == 2.0**-1073
     assert stats.fair_coin_p_value(1, 3) == stats.fair_coin_p_value(2, 3) == 1.0
+
+
+@pytest.mark.parametrize("k, n", [(-1, 3), (4, 3)])
+def test_heads_outside_the_tosses_are_refused(k, n):
+    with pytest.raises(ValueError, match="heads must be from 0"):
+        stats.fair_coin_p_value(k, n)

@@ -1,5 +1,5 @@
 """Training-time pieces of the recipe: augmentation, label smoothing, weight averaging, warm-up
-and test-time flip averaging.
+and test-time flip averaging; and the batches they train on, and the pipeline that feeds them.
 
 Every piece is off in `Recipe()`; a chapter's profile section switches each one on. Augmentation
 is done in NumPy on whole batches (one vectorised flip and one gather per batch, seeded per
@@ -111,32 +111,26 @@ def make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, recipe: Recipe, 
     return TrainBatches()
 
 
-def fit_batches(model, batches, **kwargs):
-    """`model.fit(batches, **kwargs)` for `batches` from `make_batches`: through `feed` where
-    Keras runs on TensorFlow, as they are on another backend."""
-    import keras  # noqa: PLC0415 - TensorFlow (module docstring)
-
-    if keras.backend.backend() != "tensorflow":
-        return model.fit(batches, **kwargs)
-    return model.fit(feed(batches), shuffle=False, **kwargs)
-
-
-def feed(batches):
+def feed(batches, shuffle: bool = True):
     """`batches` (from `make_batches`) as a tf.data pipeline that makes the next two batches
-    while the model trains on one. Each epoch takes them in the order in which Keras' own
-    pipeline for them would (it shuffles them with Python's `random`, which
-    `train.seed_everything` seeds), so that training on it with `shuffle=False` is training on
-    `batches`, to the last bit.
+    while the model trains on one. With `shuffle`, each epoch takes them in the order in which
+    Keras' own pipeline for them would (it shuffles them with Python's `random`, which
+    `train.seed_everything` seeds), so that fitting on it with `shuffle=False` is fitting on
+    `batches` with `shuffle`, to the last bit.
 
     Keras' own pipeline prefetches under tf.data's autotuning, and on two cores closing it at an
-    epoch's end sometimes left both idle for seconds (up to about twenty in the tuning chapter's
-    retrain; `bench/NOTES.md`): here autotuning is off and the prefetch a fixed two batches.
+    epoch's end sometimes left both idle for seconds (`bench/NOTES.md`): here autotuning is off
+    and the prefetch a fixed two batches.
     """
     import tensorflow as tf  # noqa: PLC0415 - TensorFlow (module docstring)
 
+    if len(batches) == 0:
+        raise ValueError("no training batches: the training data is empty")
+
     def generate():
         order = list(range(len(batches)))
-        random.shuffle(order)  # as keras.src.trainers.data_adapters.PyDatasetAdapter does
+        if shuffle:
+            random.shuffle(order)  # as keras.src.trainers.data_adapters.PyDatasetAdapter does
         for i in order:
             yield batches[i]
 

@@ -30,6 +30,8 @@ def accuracy_ci95(correct: int, n: int) -> tuple[float, float]:
 def fair_coin_p_value(k: int, n: int) -> float:
     """The exact two-sided p-value of `k` heads in `n` tosses of a fair coin: twice the smaller
     tail, summed in whole numbers (exact however small), at most 1."""
+    if not 0 <= k <= n:
+        raise ValueError(f"{k} heads in {n} tosses: heads must be from 0 to the tosses")
     k = min(k, n - k)
     term = tail = 1  # C(n, 0), and the tail's sum so far
     for i in range(k):

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from fmnist import interrupt
-from fmnist.recipe import PLAIN, Recipe, epoch_setter, fit_batches, make_batches, predict_probs
+from fmnist.recipe import PLAIN, Recipe, epoch_setter, feed, make_batches, predict_probs
 
 
 def seed_everything(seed: int) -> None:
@@ -151,6 +151,15 @@ def training_callbacks(batches, recipe: Recipe, scorer: keras.callbacks.Callback
     """
     swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []
     return [interrupt_callback(), epoch_setter(batches), *swap, scorer, *extra]
+
+
+def fit_batches(model: keras.Model, batches, **kwargs: Any) -> keras.callbacks.History:
+    """`model.fit(batches, **kwargs)` for `batches` from `recipe.make_batches`: through
+    `recipe.feed` where Keras runs on TensorFlow, as they are on another backend."""
+    if keras.backend.backend() != "tensorflow":
+        return model.fit(batches, **kwargs)
+    shuffle = kwargs.pop("shuffle", True)
+    return model.fit(feed(batches, shuffle), shuffle=False, **kwargs)
 
 
 def fit_keras(

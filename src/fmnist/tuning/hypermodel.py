@@ -13,9 +13,9 @@ import keras_tuner as kt
 import numpy as np
 
 from fmnist.models import build_cnn_from
-from fmnist.recipe import Recipe, fit_batches, make_batches
+from fmnist.recipe import Recipe, make_batches
 from fmnist.schema import CnnParams
-from fmnist.train import best_epoch_callback, compile_model, training_callbacks
+from fmnist.train import best_epoch_callback, compile_model, fit_batches, training_callbacks
 from fmnist.tuning.space import sample_config, trial_seed
 
 
