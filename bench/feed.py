@@ -9,7 +9,7 @@ alternated over `--repeats` rounds (this kind of machine's speed swings within m
 Recorded: the seconds from each epoch's end to the next's (validation scored, the pipeline
 closed and opened again), and a digest of the trained weights, so the table says both what the
 lever buys and that it moves no number. To train through Keras' own pipeline, the child
-replaces `train.fit_batches` with a plain `model.fit`, as the code did before the lever.
+replaces `train.fit_batches` with a plain `model.fit` of the batches.
 
 Usage: python bench/feed.py [--repeats 2] [--epochs 8] [--images 20000]
        (after `python bench/run.py`: the tuned configuration is read from its results)
@@ -64,25 +64,28 @@ def one_run(pipeline: str, epochs: int, images: int, profile_path: str) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """Per pipeline: epochs measured, median and total seconds, the stalled epochs and the
-    seconds they took beyond the median, and the weights' digests."""
-    out = ["| pipeline | runs | epochs (after the first) | median epoch | all epochs | "
-           f"stalled epochs (over {STALL}x the run's median) | their seconds over the median | "
-           "validation | weights (digest) |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for pipeline in PIPELINES:
-        mine = [r for r in rows if r["pipeline"] == pipeline]
+    """Per run length and pipeline: runs, epochs measured, median and total seconds, the stalled
+    epochs and the seconds they took beyond the median, and the weights' digests."""
+    out = ["| epochs a run | pipeline | runs | epochs measured (after the first) | median epoch | "
+           f"all measured | stalled epochs (over {STALL}x the run's median) | their seconds over "
+           "the median | validation | weights (digest) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    lengths = sorted({len(r["epoch_seconds"]) + 1 for r in rows})
+    for length, pipeline in ((n, p) for n in lengths for p in PIPELINES):
+        mine = [r for r in rows
+                if r["pipeline"] == pipeline and len(r["epoch_seconds"]) + 1 == length]
         if not mine:
             continue
         seconds = [s for r in mine for s in r["epoch_seconds"]]
         stalled = [(s, float(np.median(r["epoch_seconds"]))) for r in mine
                    for s in r["epoch_seconds"] if s > STALL * np.median(r["epoch_seconds"])]
+        scores = sorted({f"{100 * r['val_accuracy']:.2f} %" for r in mine})
         digests = sorted({r["weights"][:12] for r in mine})
-        out.append(f"| {pipeline} | {len(mine)} | {len(seconds)} | {np.median(seconds):.2f} s | "
-                   f"{sum(seconds):.1f} s | {len(stalled)} | "
-                   f"{sum(s - m for s, m in stalled):.1f} s | "
-                   f"{100 * mine[0]['val_accuracy']:.2f} % | {', '.join(digests)} |")
-    return "\n".join(out) + "\n" + provenance(rows, "python bench/feed.py") + "\n"
+        out.append(f"| {length} | {pipeline} | {len(mine)} | {len(seconds)} | "
+                   f"{np.median(seconds):.2f} s | {sum(seconds):.1f} s | {len(stalled)} | "
+                   f"{sum(s - m for s, m in stalled):.1f} s | {', '.join(scores)} | "
+                   f"{', '.join(digests)} |")
+    return "\n".join(out) + "\n" + provenance(rows, "python bench/feed.py --epochs N") + "\n"
 
 
 def main() -> None:
