@@ -124,6 +124,37 @@ def test_training_through_the_feed_is_training_on_the_batches_bit_for_bit():
     assert all(np.array_equal(a, b) for a, b in zip(ours, keras_own, strict=True))
 
 
+def test_inside_fit_each_epoch_trains_on_that_epochs_batches():
+    # Keras opens the next epoch's pipeline before the epoch setter runs; the batches must still
+    # be drawn for the epoch they train in.
+    x, y = blobs(64)
+    batches = recipe.make_batches(x[..., None], y, 16, Recipe(augment_flip=True), seed=2)
+    fitting, drawn = [None], []
+
+    class Spy:
+        epoch = property(lambda self: batches.epoch,
+                         lambda self, e: setattr(batches, "epoch", e))
+
+        def __len__(self):
+            return len(batches)
+
+        def __getitem__(self, i):
+            drawn.append((fitting[0], batches.epoch))
+            return batches[i]
+
+    class Fitting(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            fitting[0] = epoch
+
+    spy = Spy()
+    model = models.build_cnn(filters=[4, 8], dense_units=8)
+    train.compile_model(model, 1e-3, 3 * len(batches), Recipe(), len(batches))
+    train.fit_batches(model, spy, epochs=3, verbose=0,
+                      callbacks=[recipe.epoch_setter(spy), Fitting()])
+    during = [(f, e) for f, e in drawn if f is not None]
+    assert len(during) == 3 * len(batches) and all(f == e for f, e in during)
+
+
 def test_label_smoothing_spreads_the_target_in_the_compiled_loss():
     model = models.build_dense(units=[8, 8])
     train.compile_model(model, 1e-3, 10, Recipe(label_smoothing=0.2))
