@@ -19,7 +19,6 @@ Usage: python bench/feed.py [--repeats 2] [--epochs 8] [--images 20000]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -27,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from readme import child_row, provenance, record, render
-from seeds import model_config
-from steps_per_execution import weights_digest
+from steps_per_execution import timed_training, weights_digest
 
-from fmnist import data, environment, models, params, train
+from fmnist import environment, train
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "feed.jsonl"
@@ -40,23 +38,9 @@ STALL = 1.5  # an epoch this many times its run's median is counted as stalled
 
 def one_run(pipeline: str, epochs: int, images: int, profile_path: str) -> dict:
     """In this process: train the tuned configuration through `pipeline`; its row."""
-    profile = params.load_profile(ROOT / profile_path)
-    config, threads = model_config(profile, "tuned")
-    environment.use_threads(threads)
-    shared = profile.shared
-    splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir,
-                              profile.sections["data"], shared.seed)
-    x, y = data.stratified_subset(data.channels(splits.x_train), splits.y_train, images,
-                                  shared.seed)
     if pipeline == "keras":
         train.fit_batches = lambda model, batches, **kwargs: model.fit(batches, **kwargs)
-    ends: list[float] = []  # when each epoch's line is written: its end, validation scored
-    train.seed_everything(shared.seed)
-    fit = train.fit_section(models.build_cnn_from(config), (x, y),
-                            (data.channels(splits.x_val), splits.y_val),
-                            dataclasses.replace(config, epochs=epochs), shared.seed,
-                            log=lambda _: ends.append(time.perf_counter()))
-    seconds = [round(b - a, 2) for a, b in zip(ends, ends[1:], strict=False)]
+    fit, seconds, threads = timed_training("tuned", epochs, images, profile_path)
     return {"pipeline": pipeline, "threads": threads, "images": images,
             "epoch_seconds": seconds, "val_accuracy": fit.val_accuracy,
             "weights": weights_digest(fit.model),

@@ -43,8 +43,11 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict:
-    """In this process: train one model `EPOCHS` epochs with `steps` steps per call; its row."""
+def timed_training(model_name: str, epochs: int, images: int,
+                   profile_path: str) -> tuple[train.FitResult, list[float], int]:
+    """In this process: train `model_name` (`cnn` or `tuned`) `epochs` epochs on `images`
+    stratified training images with its chapter's protocol and thread count; the fit, the
+    seconds from each epoch's end to the next's, and the thread count."""
     profile = params.load_profile(ROOT / profile_path)
     config, threads = model_config(profile, model_name)
     environment.use_threads(threads)
@@ -52,8 +55,18 @@ def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict
     splits = data.load_splits(ROOT / shared.results_dir, shared.data_dir,
                               profile.sections["data"], shared.seed)
     x, y = data.stratified_subset(data.channels(splits.x_train), splits.y_train, images,
-                                  profile.shared.seed)
-    val = (data.channels(splits.x_val), splits.y_val)
+                                  shared.seed)
+    ends: list[float] = []  # when each epoch's line is written: its end, validation scored
+    train.seed_everything(shared.seed)
+    fit = train.fit_section(models.build_cnn_from(config), (x, y),
+                            (data.channels(splits.x_val), splits.y_val),
+                            dataclasses.replace(config, epochs=epochs), shared.seed,
+                            log=lambda _: ends.append(time.perf_counter()))
+    return fit, [round(b - a, 2) for a, b in zip(ends, ends[1:], strict=False)], threads
+
+
+def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict:
+    """In this process: train one model `EPOCHS` epochs with `steps` steps per call; its row."""
     compile_model = train.compile_model
 
     def compile_with_steps(model, *args, **kwargs):
@@ -61,12 +74,7 @@ def one_run(model_name: str, steps: int, images: int, profile_path: str) -> dict
         model.steps_per_execution = steps  # read when the training function is built, at fit
 
     train.compile_model = compile_with_steps
-    ends: list[float] = []  # when each epoch's line is written: its end, validation scored
-    train.seed_everything(profile.shared.seed)
-    model = models.build_cnn_from(config)
-    fit = train.fit_section(model, (x, y), val, dataclasses.replace(config, epochs=EPOCHS),
-                            profile.shared.seed, log=lambda _: ends.append(time.perf_counter()))
-    seconds = [round(b - a, 2) for a, b in zip(ends, ends[1:], strict=False)]
+    fit, seconds, threads = timed_training(model_name, EPOCHS, images, profile_path)
     return {"model": model_name, "steps_per_execution": steps, "threads": threads,
             "images": images, "epoch_seconds": seconds,
             "val_accuracy": fit.val_accuracy, "weights": weights_digest(fit.model),
